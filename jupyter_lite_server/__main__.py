@@ -1,0 +1,3 @@
+from jupyter_lite_server.cli import main
+
+main()

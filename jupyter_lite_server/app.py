@@ -1,0 +1,210 @@
+"""ServerApp: configuration and wiring. The logic lives in the service managers."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import re
+import secrets
+import signal
+import socket
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from tornado import httpserver, netutil, web
+from traitlets import Bool, Integer, Unicode, default, validate
+from traitlets.config import Application, catch_config_error
+
+from . import __version__
+from .auth.identity import TokenIdentityProvider
+from .contents.paths import PathOutsideRoot, cwd_for_path
+from .kernels.finder import KernelFinder
+from .kernels.manager import MappingKernelManager
+from .web.base import ApiError, NotFoundHandler
+from .web.logging import configure_logging, log_request
+
+ALIASES = {
+    "ip": "ServerApp.ip",
+    "port": "ServerApp.port",
+    "port-retries": "ServerApp.port_retries",
+    "token": "ServerApp.token",
+    "root": "ServerApp.root_dir",
+    "base-url": "ServerApp.base_url",
+    "allow-origin": "ServerApp.allow_origin",
+    "allow-origin-pat": "ServerApp.allow_origin_pat",
+    "config": "ServerApp.config_file",
+    "log-level": "Application.log_level",
+}
+FLAGS = {
+    "no-auth": (
+        {"ServerApp": {"no_auth": True}},
+        "Serve without authentication (only together with --token ''). Dangerous.",
+    ),
+    "allow-credentials": (
+        {"ServerApp": {"allow_credentials": True}},
+        "Send Access-Control-Allow-Credentials: true on CORS responses.",
+    ),
+}
+
+
+class ServerApp(Application):
+    """`jls serve`: the Jupyter Server REST and websocket API."""
+
+    name = "jls"
+    description = "A lean, fast server for the Jupyter Server REST and kernel websocket API."
+    version = __version__
+    aliases = ALIASES
+    flags = FLAGS
+    classes = [MappingKernelManager, KernelFinder]
+
+    ip = Unicode("127.0.0.1", help="Address to listen on.").tag(config=True)
+    port = Integer(8888, help="Port to listen on (0: any free port).").tag(config=True)
+    port_retries = Integer(50, help="How many following ports to try if the port is taken.").tag(
+        config=True
+    )
+    token = Unicode(help="Token clients must present. Random unless given.").tag(config=True)
+    no_auth = Bool(False, help="Allow an empty token, disabling authentication.").tag(config=True)
+    root_dir = Unicode(help="Directory served by the contents API; kernels start in it.").tag(
+        config=True
+    )
+    base_url = Unicode("/", help="URL prefix of every endpoint.").tag(config=True)
+    allow_origin = Unicode("", help="Origin allowed for CORS and websockets ('*' for any).").tag(
+        config=True
+    )
+    allow_origin_pat = Unicode("", help="Regular expression of origins allowed.").tag(config=True)
+    allow_credentials = Bool(False, help="Allow credentials on CORS requests.").tag(config=True)
+    config_file = Unicode("", help="A config file (.py or .json) to load.").tag(config=True)
+
+    @default("token")
+    def _default_token(self) -> str:
+        return secrets.token_hex(24)
+
+    @default("root_dir")
+    def _default_root_dir(self) -> str:
+        return os.getcwd()
+
+    @validate("root_dir")
+    def _validate_root_dir(self, proposal: Any) -> str:
+        value = os.path.abspath(os.path.expanduser(proposal["value"]))
+        if not os.path.isdir(value):
+            raise ValueError(f"root directory {value!r} does not exist")
+        return value
+
+    @validate("base_url")
+    def _validate_base_url(self, proposal: Any) -> str:
+        value = proposal["value"]
+        return "/" + value.strip("/") + "/" if value.strip("/") else "/"
+
+    @catch_config_error
+    def initialize(self, argv: list[str] | None = None) -> None:
+        self.parse_command_line(argv)
+        cli_config = self.config.copy()
+        from jupyter_core.paths import jupyter_config_path
+
+        for path in [*reversed(jupyter_config_path()), os.getcwd()]:
+            self.load_config_file("jls_config", path=path)
+        if self.config_file:
+            directory, filename = os.path.split(os.path.abspath(self.config_file))
+            if not os.path.isfile(self.config_file):
+                raise FileNotFoundError(f"config file {self.config_file!r} not found")
+            self.load_config_file(filename, path=directory)
+        self.update_config(cli_config)
+        configure_logging(self.log_level)
+        if not self.token and not self.no_auth:
+            raise ValueError("An empty --token needs --no-auth as well (it disables all auth)")
+        self.log = logging.getLogger("jls")
+        self.kernel_manager = MappingKernelManager(
+            parent=self, root_dir=self.root_dir, finder_factory=lambda: KernelFinder(parent=self)
+        )
+        self.web_app = web.Application(self.routes(), **self.web_settings())
+
+    def routes(self) -> list[tuple[str, type]]:
+        from .kernels.handlers import routes as kernel_routes
+        from .kernelspecs.handlers import routes as kernelspec_routes
+        from .web.misc import routes as misc_routes
+
+        table = [
+            *misc_routes(),
+            *kernelspec_routes(),
+            *kernel_routes(),
+            (r"api/.*", NotFoundHandler),
+        ]
+        return [(self.base_url + pattern, handler) for pattern, handler in table]
+
+    def web_settings(self) -> dict[str, Any]:
+        def confined_cwd(api_path: str) -> str:
+            try:
+                return cwd_for_path(api_path, self.root_dir)
+            except PathOutsideRoot:
+                raise ApiError(400, f"Path {api_path!r} is outside the root directory") from None
+
+        return {
+            "base_url": self.base_url,
+            "kernel_manager": self.kernel_manager,
+            "identity_provider": TokenIdentityProvider(self.token),
+            "cwd_for_path": confined_cwd,
+            "allow_origin": self.allow_origin,
+            "allow_origin_pat": re.compile(self.allow_origin_pat)
+            if self.allow_origin_pat
+            else None,
+            "allow_credentials": self.allow_credentials,
+            "started": datetime.now(UTC),
+            "log_function": log_request,
+            "websocket_ping_interval": 0,
+        }
+
+    # --- running ----------------------------------------------------------------
+
+    def bind(self) -> list[socket.socket]:
+        """Bind the port, or the next free ones unless port_retries is 0."""
+        attempts = 1 if self.port == 0 else self.port_retries + 1
+        for offset in range(attempts):
+            port = self.port + offset if self.port else 0
+            try:
+                sockets = netutil.bind_sockets(port, address=self.ip)
+            except OSError as exc:
+                if exc.errno in (errno.EADDRINUSE, errno.EACCES) and offset + 1 < attempts:
+                    self.log.info("Port %d is in use, trying another.", port)
+                    continue
+                raise
+            self.port = sockets[0].getsockname()[1]
+            return sockets
+        raise OSError(errno.EADDRINUSE, f"no free port from {self.port}")
+
+    @property
+    def display_url(self) -> str:
+        host = f"[{self.ip}]" if ":" in self.ip else (self.ip or "localhost")
+        url = f"http://{host}:{self.port}{self.base_url}"
+        return f"{url}?token={self.token}" if self.token else url
+
+    async def _serve(self) -> None:
+        sockets = self.bind()
+        server = httpserver.HTTPServer(self.web_app, xheaders=True, max_body_size=1 << 30)
+        server.add_sockets(sockets)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        if not self.token:
+            self.log.warning(
+                "Authentication is disabled (--no-auth): anyone who can reach "
+                "this port can run code as %s.",
+                os.environ.get("USER", "this user"),
+            )
+        self.log.info("jls %s serving %s", __version__, self.root_dir)
+        print(f"jls {__version__} is running at:\n    {self.display_url}", flush=True)
+        await stop.wait()
+        self.log.info("Shutting down: stopping kernels")
+        server.stop()
+        await self.kernel_manager.shutdown_all()
+        await server.close_all_connections()
+
+    def start(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except OSError as exc:
+            self.log.critical("Cannot listen on %s:%s: %s", self.ip, self.port, exc)
+            sys.exit(1)

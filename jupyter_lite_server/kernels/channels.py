@@ -1,0 +1,141 @@
+"""The kernel websocket: /api/kernels/<id>/channels.
+
+Bridges one websocket to a kernel's ZMQ channels, in the default JSON
+protocol or in ``v1.kernel.websocket.jupyter.org`` when the client offers it.
+iopub comes from the kernel's shared subscriber (see kernel.py); shell,
+control and stdin go through sockets of this connection. Frames that cannot
+be understood are logged and dropped; the kernel is never affected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from functools import partial
+
+from tornado import web
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from ..web.base import CorsMixin
+from . import wire
+from .manager import MappingKernelManager, UnknownKernel
+
+log = logging.getLogger("jls.kernels")
+
+
+class KernelChannelsHandler(CorsMixin, WebSocketHandler):
+    protocol = "json"
+
+    @property
+    def kernel_manager(self) -> MappingKernelManager:
+        return self.settings["kernel_manager"]
+
+    async def get(self, kernel_id: str) -> None:  # type: ignore[override]
+        """Refuse the upgrade unless authenticated and the kernel exists."""
+        if self.settings["identity_provider"].authenticate(self.request) is None:
+            log.warning(
+                "403 websocket %s from %s: missing or wrong token",
+                self.request.path,
+                self.request.remote_ip,
+            )
+            raise web.HTTPError(403)
+        if kernel_id not in self.kernel_manager:
+            raise web.HTTPError(404, "Kernel does not exist: %s", kernel_id)
+        self.session_id = self.get_query_argument("session_id", "")
+        await super().get(kernel_id)
+
+    def check_origin(self, origin: str) -> bool:
+        if self.allowed_origin(origin):
+            return True
+        log.warning("Refused kernel websocket from origin %s (host %s)", origin, self.request.host)
+        return False
+
+    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
+        return wire.V1_SUBPROTOCOL if wire.V1_SUBPROTOCOL in subprotocols else None
+
+    async def open(self, kernel_id: str) -> None:  # type: ignore[override]
+        self.set_nodelay(True)
+        try:
+            self.kernel = self.kernel_manager.get(kernel_id)
+        except UnknownKernel:
+            self.close(1011, "Kernel does not exist")
+            return
+        self.protocol = "v1" if self.selected_subprotocol == wire.V1_SUBPROTOCOL else "json"
+        self._parse = wire.from_ws_v1 if self.protocol == "v1" else wire.from_ws_json
+        if self.session_id:
+            for stale in [c for c in self.kernel.clients if c.session_id == self.session_id]:
+                log.info(
+                    "Kernel %s: session %s reconnected; closing its old websocket",
+                    kernel_id,
+                    self.session_id,
+                )
+                stale.close(1000, "Replaced by a new connection with the same session")
+                stale.release()
+        identity = uuid.uuid4().hex.encode()
+        self.streams = {}
+        for channel in wire.CLIENT_CHANNELS:
+            stream = self.kernel.connect(channel, identity if channel != "control" else None)
+            stream.on_recv(partial(self._on_kernel_reply, channel))
+            self.streams[channel] = stream
+        self.kernel.clients.add(self)
+        try:
+            await self.kernel.wait_ready(self.kernel_manager.kernel_start_timeout)
+        except (Exception, asyncio.CancelledError) as exc:
+            log.warning("Kernel %s not ready for websocket: %s", kernel_id, exc)
+            self.close(1011, "Kernel failed to start")
+
+    def on_message(self, message: str | bytes) -> None:
+        kernel = getattr(self, "kernel", None)
+        if kernel is None or kernel.closing:
+            return
+        try:
+            msg = self._parse(message)
+        except wire.WireError as exc:
+            log.warning(
+                "Kernel %s: dropped a websocket frame from %s: %s",
+                kernel.id,
+                self.request.remote_ip,
+                exc,
+            )
+            return
+        stream = self.streams.get(msg.channel)
+        if stream is None or stream.closed():
+            return
+        stream.send_multipart(wire.to_zmq(msg.parts, kernel.signer))
+        self.kernel_manager._touch()
+
+    def _on_kernel_reply(self, channel: str, frames: list[bytes]) -> None:
+        try:
+            msg = wire.parse_zmq(frames, self.kernel.signer)
+        except wire.WireError as exc:
+            log.warning("Kernel %s: dropped a %s message: %s", self.kernel.id, channel, exc)
+            return
+        if self.protocol == "v1":
+            self.write_frame(wire.to_ws_v1(msg.parts, channel), True)
+        else:
+            self.write_frame(*wire.to_ws_json(msg, channel))
+
+    def write_frame(self, payload: bytes, binary: bool) -> None:
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return
+        with contextlib.suppress(WebSocketClosedError):
+            self.write_message(payload, binary=binary)
+
+    def release(self) -> None:
+        """Stop exchanging messages with the kernel and release our sockets."""
+        kernel = getattr(self, "kernel", None)
+        if kernel is not None:
+            kernel.clients.discard(self)
+        for stream in getattr(self, "streams", {}).values():
+            if not stream.closed():
+                stream.close(linger=0)
+        self.streams = {}
+
+    def close_for_kernel_shutdown(self) -> None:
+        self.release()
+        self.close(1000, "Kernel shut down")
+
+    def on_close(self) -> None:
+        self.release()

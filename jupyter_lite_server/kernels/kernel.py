@@ -1,0 +1,250 @@
+"""One running kernel as the server holds it: state, iopub fan-out, readiness.
+
+The server keeps a single iopub subscriber per kernel, connected from launch
+on. Every iopub message is parsed (header only) once, updates
+``execution_state`` and ``last_activity``, and is serialised at most once per
+websocket protocol for all attached clients. Because the subscription exists
+before any client attaches, nothing a kernel publishes right after a client
+connects can be lost to the ZMQ slow-joiner race.
+
+Shell, control and stdin get per-connection DEALER sockets (shell and stdin
+share an identity, so a kernel's ``input_request`` reaches the client that
+sent the ``execute_request``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import zmq
+from zmq.eventloop.zmqstream import ZMQStream
+
+from . import wire
+from .providers.base import KernelStartError, LaunchedKernel
+
+log = logging.getLogger("jls.kernels")
+
+SOCKET_TYPES = {"shell": zmq.DEALER, "control": zmq.DEALER, "stdin": zmq.DEALER}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def isoformat(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+class ChannelClient(Protocol):
+    """What a websocket connection offers the kernel for fan-out."""
+
+    protocol: str  # "json" or "v1"
+
+    def write_frame(self, payload: bytes, binary: bool) -> None: ...
+
+
+class ManagedKernel:
+    """A kernel launched by a provider, with the server-side state around it."""
+
+    def __init__(self, kernel_id: str, name: str, launched: LaunchedKernel) -> None:
+        self.id = kernel_id
+        self.name = name
+        self.launched = launched
+        info = launched.connection_info
+        self.signer = wire.Signer(info.get("key", b""), info.get("signature_scheme", "hmac-sha256"))
+        self.execution_state = "starting"
+        self.last_activity = utcnow()
+        self.clients: set[ChannelClient] = set()
+        self.kernel_info: dict[str, Any] | None = None
+        self.session_id = uuid.uuid4().hex  # the server's own session, for its requests
+        self.closing = False
+        self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._iopub: ZMQStream | None = None
+        self._iopub_seen = asyncio.Event()
+        self._ready_task: asyncio.Task | None = None
+        self.on_activity: Callable[[], None] | None = None
+
+    # --- model ------------------------------------------------------------------
+
+    def model(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "last_activity": isoformat(self.last_activity),
+            "execution_state": self.execution_state,
+            "connections": len(self.clients),
+        }
+
+    # --- sockets ----------------------------------------------------------------
+
+    def _url(self, channel: str) -> str:
+        info = self.launched.connection_info
+        port = info[f"{channel}_port"]
+        if info.get("transport", "tcp") == "ipc":
+            return f"ipc://{info['ip']}-{port}"
+        return f"tcp://{info['ip']}:{port}"
+
+    def connect(self, channel: str, identity: bytes | None = None) -> ZMQStream:
+        """A new DEALER stream to ``channel`` (shell, control or stdin)."""
+        socket = zmq.Context.instance().socket(SOCKET_TYPES[channel])
+        socket.linger = 0
+        if identity:
+            socket.identity = identity
+        socket.connect(self._url(channel))
+        return ZMQStream(socket)
+
+    def start_watching(self) -> None:
+        """Subscribe to iopub now, before any client can attach."""
+        socket = zmq.Context.instance().socket(zmq.SUB)
+        socket.linger = 0
+        socket.rcvhwm = 0  # queue here rather than let the kernel's PUB drop output
+        socket.setsockopt(zmq.SUBSCRIBE, b"")
+        socket.connect(self._url("iopub"))
+        self._iopub = ZMQStream(socket)
+        self._iopub.on_recv(self._on_iopub)
+
+    def _on_iopub(self, frames: list[bytes]) -> None:
+        try:
+            msg = wire.parse_zmq(frames, self.signer)
+        except wire.WireError as exc:
+            log.warning("Kernel %s: dropped an iopub message: %s", self.id, exc)
+            return
+        self._iopub_seen.set()
+        self.last_activity = utcnow()
+        if msg.msg_type == "status":
+            with contextlib.suppress(ValueError):
+                self.execution_state = msg.content().get("execution_state", self.execution_state)
+        if self.on_activity is not None:
+            self.on_activity()
+        self.fan_out(msg, "iopub")
+
+    def fan_out(self, msg: wire.KernelMessage, channel: str) -> None:
+        """Send one message to every attached client, serialised once per protocol."""
+        if not self.clients:
+            return
+        frames: dict[str, tuple[bytes, bool]] = {}
+        for client in tuple(self.clients):
+            frame = frames.get(client.protocol)
+            if frame is None:
+                if client.protocol == "v1":
+                    frame = (wire.to_ws_v1(msg.parts, channel), True)
+                else:
+                    frame = wire.to_ws_json(msg, channel)
+                frames[client.protocol] = frame
+            client.write_frame(*frame)
+
+    def broadcast_status(self, state: str) -> None:
+        """Tell clients the kernel is restarting/dead, as jupyter_server does."""
+        self.execution_state = state
+        header = {
+            "msg_id": uuid.uuid4().hex,
+            "msg_type": "status",
+            "session": self.session_id,
+            "username": "kernel",
+            "date": isoformat(utcnow()),
+            "version": "5.3",
+        }
+        parts = wire.build_parts(header, {}, {}, {"execution_state": state})
+        self.fan_out(wire.KernelMessage(parts=parts, header=header), "iopub")
+
+    # --- readiness --------------------------------------------------------------
+
+    def begin_ready_check(self, timeout: float) -> asyncio.Future[None]:
+        """Start (or restart) waiting for the kernel to answer kernel_info."""
+        if self._ready.done():
+            self._ready = asyncio.get_running_loop().create_future()
+        self._iopub_seen.clear()
+        if self._ready_task is not None:
+            self._ready_task.cancel()
+        self._ready_task = asyncio.ensure_future(self._nudge(timeout))
+        return self._ready
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+
+    @property
+    def is_ready(self) -> bool:
+        return self._ready.done() and self._ready.exception() is None
+
+    async def _nudge(self, timeout: float) -> None:
+        """Send kernel_info_request until a reply and an iopub message arrive.
+
+        A reply alone is not enough: iopub must be flowing, or output of the
+        first request could be lost to the subscription race.
+        """
+        ready = self._ready
+        shell = self.connect("shell", identity=self.session_id.encode())
+        replies: asyncio.Queue[dict] = asyncio.Queue()
+
+        def on_reply(frames: list[bytes]) -> None:
+            try:
+                msg = wire.parse_zmq(frames, self.signer)
+            except wire.WireError:
+                return
+            if msg.msg_type == "kernel_info_reply":
+                replies.put_nowait(msg.content())
+
+        shell.on_recv(on_reply)
+        deadline = time.monotonic() + timeout
+        interval = 0.05
+        try:
+            while time.monotonic() < deadline:
+                if not await self.launched.is_alive():
+                    raise KernelStartError(self._died_message())
+                header = {
+                    "msg_id": uuid.uuid4().hex,
+                    "msg_type": "kernel_info_request",
+                    "session": self.session_id,
+                    "username": "jls",
+                    "date": isoformat(utcnow()),
+                    "version": "5.3",
+                }
+                parts = wire.build_parts(header, {}, {}, {})
+                shell.send_multipart(wire.to_zmq(parts, self.signer))
+                try:
+                    info = await asyncio.wait_for(replies.get(), interval)
+                    await asyncio.wait_for(self._iopub_seen.wait(), interval)
+                except TimeoutError:
+                    interval = min(interval * 2, 1.0)
+                    continue
+                self.kernel_info = info
+                if not ready.done():
+                    ready.set_result(None)
+                return
+            raise KernelStartError(
+                f"Kernel {self.name!r} did not answer kernel_info within {timeout:.0f} s"
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not ready.done():
+                ready.set_exception(exc)
+                ready.exception()  # mark retrieved; waiters still see it
+        finally:
+            shell.close(linger=0)
+
+    def _died_message(self) -> str:
+        detail = self.launched.failure_details()
+        message = f"Kernel {self.name!r} ({self.id}) died during start-up"
+        return f"{message}. Its last output:\n{detail}" if detail else message
+
+    # --- teardown ---------------------------------------------------------------
+
+    def close_streams(self) -> None:
+        if self._ready_task is not None:
+            self._ready_task.cancel()
+        if self._iopub is not None:
+            self._iopub.close(linger=0)
+            self._iopub = None
+
+
+def describe_kernel(kernel: ManagedKernel) -> str:
+    return json.dumps({"id": kernel.id, "name": kernel.name, **kernel.launched.describe()})

@@ -1,0 +1,255 @@
+"""MappingKernelManager: every kernel of the server, by id, and their lifecycle.
+
+Knows nothing of HTTP. Starts kernels through the KernelFinder's providers
+(concurrently: nothing here serialises start-ups), watches them for death,
+restarts them within bounds, and shuts them all down with the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from traitlets import Bool, Float, Int, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from .finder import KernelFinder, NoSuchKernel
+from .kernel import ManagedKernel, utcnow
+from .providers.base import KernelStartError, LaunchRequest
+
+__all__ = ["KernelStartError", "MappingKernelManager", "NoSuchKernel", "UnknownKernel"]
+
+
+class UnknownKernel(KeyError):
+    """No kernel with that id."""
+
+    def __str__(self) -> str:
+        return f"Kernel does not exist: {self.args[0]}"
+
+
+class MappingKernelManager(LoggingConfigurable):
+    """The one kernel manager of a server."""
+
+    root_dir = Unicode(help="Directory kernels start in when no path is given.").tag(config=True)
+    default_kernel_name = Unicode("python3", help="Kernel started when none is named.").tag(
+        config=True
+    )
+    kernel_start_timeout = Float(
+        60.0, help="Seconds a kernel may take to answer kernel_info after launch."
+    ).tag(config=True)
+    start_grace_period = Float(
+        0.25,
+        help="Seconds a start request waits for the kernel to be ready before answering. "
+        "A kernel that dies within it fails the request with its stderr; one that dies "
+        "later is reported to its clients as dead and removed.",
+    ).tag(config=True)
+    autorestart = Bool(True, help="Restart kernels that die unexpectedly.").tag(config=True)
+    restart_limit = Int(5, help="Deaths within restart_window after which a kernel is dead.").tag(
+        config=True
+    )
+    restart_window = Float(60.0, help="Seconds over which restart_limit is counted.").tag(
+        config=True
+    )
+    watch_interval = Float(1.0, help="Seconds between liveness checks of each kernel.").tag(
+        config=True
+    )
+    shutdown_timeout = Float(
+        10.0, help="Seconds a polite shutdown of all kernels may take before they are killed."
+    ).tag(config=True)
+
+    @default("root_dir")
+    def _default_root_dir(self) -> str:
+        return os.getcwd()
+
+    def __init__(self, finder_factory: Callable[[], KernelFinder], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._finder_factory = finder_factory
+        self._finder: KernelFinder | None = None
+        self._kernels: dict[str, ManagedKernel] = {}
+        self._deaths: dict[str, deque[float]] = {}
+        self._busy: set[str] = set()  # kernels in a restart or shutdown
+        self._watcher: asyncio.Task | None = None
+        self._background: set[asyncio.Future] = set()
+        self.last_activity = utcnow()
+
+    @property
+    def finder(self) -> KernelFinder:
+        """Providers are loaded on first use, keeping them out of the cold start."""
+        if self._finder is None:
+            self._finder = self._finder_factory()
+        return self._finder
+
+    # --- queries ----------------------------------------------------------------
+
+    def __contains__(self, kernel_id: str) -> bool:
+        return kernel_id in self._kernels
+
+    def __len__(self) -> int:
+        return len(self._kernels)
+
+    def get(self, kernel_id: str) -> ManagedKernel:
+        try:
+            return self._kernels[kernel_id]
+        except KeyError:
+            raise UnknownKernel(kernel_id) from None
+
+    def list_models(self) -> list[dict[str, Any]]:
+        return [kernel.model() for kernel in self._kernels.values()]
+
+    def total_connections(self) -> int:
+        return sum(len(kernel.clients) for kernel in self._kernels.values())
+
+    def _touch(self) -> None:
+        self.last_activity = utcnow()
+
+    # --- lifecycle --------------------------------------------------------------
+
+    async def start_kernel(
+        self, name: str | None = None, cwd: str | None = None, env: dict[str, str] | None = None
+    ) -> str:
+        """Launch a kernel; return its id once it is ready or past the grace period."""
+        name = name or self.default_kernel_name
+        kernel_id = str(uuid.uuid4())
+        request = LaunchRequest(kernel_id=kernel_id, cwd=cwd or self.root_dir, env=env or {})
+        found, launched = await self.finder.launch(name, request)
+        kernel = ManagedKernel(kernel_id, found.name, launched)
+        kernel.on_activity = self._touch
+        self._kernels[kernel_id] = kernel
+        kernel.start_watching()
+        ready = kernel.begin_ready_check(self.kernel_start_timeout)
+        self.log.info("Kernel started: %s (%s) %s", kernel_id, found.name, launched.describe())
+        done, _ = await asyncio.wait({ready}, timeout=self.start_grace_period)
+        if done and ready.exception() is not None:
+            await self._discard(kernel, ready.exception())
+            raise ready.exception()
+        if not done:
+            ready.add_done_callback(lambda f: self._late_start_failure(kernel, f))
+        self._ensure_watcher()
+        self._touch()
+        return kernel_id
+
+    def _late_start_failure(self, kernel: ManagedKernel, ready: asyncio.Future) -> None:
+        if ready.cancelled() or ready.exception() is None or kernel.id not in self._kernels:
+            return
+        self.log.error("%s", ready.exception())
+        kernel.broadcast_status("dead")
+        task = asyncio.ensure_future(self._discard(kernel, ready.exception()))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _discard(self, kernel: ManagedKernel, reason: BaseException) -> None:
+        """Remove a kernel that failed: nothing of it may stay running."""
+        self._kernels.pop(kernel.id, None)
+        kernel.closing = True
+        kernel.close_streams()
+        try:
+            await kernel.launched.shutdown(now=True)
+        except Exception:
+            self.log.exception("Could not clean up failed kernel %s", kernel.id)
+        self.log.warning("Kernel %s removed: %s", kernel.id, str(reason).splitlines()[0])
+
+    async def wait_ready(self, kernel_id: str, timeout: float | None = None) -> ManagedKernel:
+        kernel = self.get(kernel_id)
+        await kernel.wait_ready(self.kernel_start_timeout if timeout is None else timeout)
+        return kernel
+
+    async def interrupt_kernel(self, kernel_id: str) -> None:
+        kernel = self.get(kernel_id)
+        self.log.info("Interrupting kernel %s", kernel_id)
+        await kernel.launched.interrupt()
+        self._touch()
+
+    async def restart_kernel(self, kernel_id: str, now: bool = False) -> ManagedKernel:
+        """Restart and wait until the kernel answers again."""
+        kernel = self.get(kernel_id)
+        self._busy.add(kernel_id)
+        try:
+            kernel.broadcast_status("restarting")
+            self.log.info("Restarting kernel %s", kernel_id)
+            await kernel.launched.restart(now=now)
+            ready = kernel.begin_ready_check(self.kernel_start_timeout)
+            await ready
+        finally:
+            self._busy.discard(kernel_id)
+        self._touch()
+        return kernel
+
+    async def shutdown_kernel(self, kernel_id: str, now: bool = False) -> None:
+        """Shut a kernel down (interrupt, shutdown_request, SIGTERM, SIGKILL) and forget it."""
+        kernel = self.get(kernel_id)
+        self._busy.add(kernel_id)
+        kernel.closing = True
+        try:
+            await kernel.launched.shutdown(now=now)
+        finally:
+            self._busy.discard(kernel_id)
+            self._kernels.pop(kernel_id, None)
+            self._deaths.pop(kernel_id, None)
+            kernel.close_streams()
+            for client in tuple(kernel.clients):
+                client.close_for_kernel_shutdown()
+            self._touch()
+        self.log.info("Kernel shut down: %s", kernel_id)
+
+    async def shutdown_all(self) -> None:
+        """Stop every kernel: politely in parallel, then by force for stragglers."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+        ids = list(self._kernels)
+        if not ids:
+            return
+        self.log.info("Shutting down %d kernel(s)", len(ids))
+        tasks = [asyncio.ensure_future(self.shutdown_kernel(kid)) for kid in ids]
+        _, pending = await asyncio.wait(tasks, timeout=self.shutdown_timeout)
+        for task in pending:
+            task.cancel()
+        for kernel_id in list(self._kernels):
+            kernel = self._kernels.pop(kernel_id)
+            kernel.close_streams()
+            await kernel.launched.shutdown(now=True)
+
+    # --- death watch ------------------------------------------------------------
+
+    def _ensure_watcher(self) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        while self._kernels:
+            await asyncio.sleep(self.watch_interval)
+            candidates = [
+                k for k in self._kernels.values() if k.id not in self._busy and not k.closing
+            ]
+            alive = await asyncio.gather(
+                *(k.launched.is_alive() for k in candidates), return_exceptions=True
+            )
+            for kernel, is_alive in zip(candidates, alive, strict=True):
+                if is_alive is False and kernel.id in self._kernels and kernel.id not in self._busy:
+                    await self._on_death(kernel)
+
+    async def _on_death(self, kernel: ManagedKernel) -> None:
+        deaths = self._deaths.setdefault(kernel.id, deque())
+        now = time.monotonic()
+        deaths.append(now)
+        while deaths and now - deaths[0] > self.restart_window:
+            deaths.popleft()
+        if self.autorestart and len(deaths) < self.restart_limit:
+            self.log.warning(
+                "Kernel %s died unexpectedly; restarting (%d of %d allowed within %.0f s)",
+                kernel.id, len(deaths), self.restart_limit - 1, self.restart_window,
+            )  # fmt: skip
+            try:
+                await self.restart_kernel(kernel.id, now=True)
+                return
+            except Exception as exc:
+                self.log.error("Restarting kernel %s failed: %s", kernel.id, exc)
+        self.log.error(
+            "Kernel %s is dead; removing it. %s", kernel.id, kernel.launched.failure_details()
+        )
+        kernel.broadcast_status("dead")
+        await self._discard(kernel, RuntimeError("kernel died"))

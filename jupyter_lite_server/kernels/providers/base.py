@@ -1,0 +1,109 @@
+"""The kernel provider interface.
+
+A provider is a class registered under the ``jupyter_lite_server.kernel_providers``
+entry-point group (the entry-point name is its id). It lists the kernel types it
+can start and launches them. What it returns from :meth:`KernelProvider.launch`
+is a :class:`LaunchedKernel`: every lifecycle operation (interrupt, restart,
+shutdown, liveness) is a method of that object, so a kernel running in a
+container or behind a remote gateway is handled by its provider, never by
+``os.kill`` in the server.
+
+The server talks to the kernel over ZMQ using ``connection_info`` (transport,
+ip, the five ports, key and signature scheme), exactly as a jupyter_client
+connection file describes it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class KernelStartError(RuntimeError):
+    """A kernel could not be started; the message says why (stderr tail included)."""
+
+
+@dataclass(slots=True)
+class KernelType:
+    """One kind of kernel a provider can launch, as listed in /api/kernelspecs.
+
+    ``spec`` has the kernelspec fields (``argv``, ``display_name``, ``language``,
+    ``interrupt_mode``, ``env``, ``metadata``); ``resources`` maps a resource
+    name (``logo-64x64``) to a local file path the server may serve.
+    """
+
+    name: str
+    spec: dict[str, Any]
+    resources: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class LaunchRequest:
+    """What the server asks of a launch: where, with which extra environment."""
+
+    kernel_id: str
+    cwd: str
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+class LaunchedKernel(ABC):
+    """A running kernel, as its provider controls it."""
+
+    #: ZMQ connection info: transport, ip, shell_port, iopub_port, stdin_port,
+    #: control_port, hb_port, key, signature_scheme.
+    connection_info: dict[str, Any]
+
+    @abstractmethod
+    async def interrupt(self) -> None:
+        """Interrupt the current execution (by signal or message, as the kernel wants)."""
+
+    @abstractmethod
+    async def restart(self, now: bool = False) -> None:
+        """Stop the kernel and start it again with the same connection info."""
+
+    @abstractmethod
+    async def shutdown(self, now: bool = False) -> None:
+        """Stop the kernel for good and release everything it held.
+
+        ``now`` skips the polite steps and kills at once.
+        """
+
+    @abstractmethod
+    async def is_alive(self) -> bool:
+        """Whether the kernel is still running."""
+
+    def describe(self) -> dict[str, Any]:
+        """Provider-specific facts for logs and diagnostics (pid, container id...)."""
+        return {}
+
+    def failure_details(self) -> str:
+        """What the kernel said before it failed (an stderr tail), if known."""
+        return ""
+
+    def set_output_listener(self, listener: Callable[[str], None] | None) -> None:  # noqa: B027
+        """Optional: called with lines the kernel writes outside the protocol."""
+
+
+class KernelProvider(ABC):
+    """Finds kernel types and launches them.
+
+    Subclasses are constructed with no arguments except an optional ``config``
+    (a traitlets Config) so that third-party providers can be configured from
+    ``jls_config.py`` under their class name.
+    """
+
+    #: Set by the finder from the entry-point name.
+    id: str = ""
+
+    def __init__(self, config: Any = None) -> None:
+        self.config = config
+
+    @abstractmethod
+    async def find_kernels(self) -> list[KernelType]:
+        """The kernel types this provider offers right now."""
+
+    @abstractmethod
+    async def launch(self, name: str, request: LaunchRequest) -> LaunchedKernel:
+        """Start a kernel of type ``name``; raise KernelStartError on failure."""

@@ -1,0 +1,247 @@
+"""Framing of Jupyter messages between ZMQ and the kernel websocket.
+
+On ZMQ a message is ``[identities..., b"<IDS|MSG>", signature, header,
+parent_header, metadata, content, *buffers]``; the signature is an HMAC over
+the four JSON parts with the kernel's key.
+
+Towards a websocket client there are two framings, both as jupyter_server
+writes them:
+
+* the default protocol: one text frame holding a JSON object with ``header``,
+  ``parent_header``, ``metadata``, ``content``, ``buffers`` and ``channel``.
+  A message with binary buffers is a binary frame: big-endian u32 count
+  ``n``, ``n`` u32 offsets, the JSON object (without buffers), the buffers.
+* ``v1.kernel.websocket.jupyter.org``: a binary frame of little-endian u64
+  count ``n``, ``n`` u64 offsets, the channel name, then the raw parts.
+
+Everything here works on the raw JSON bytes of the parts: content (which may
+be 50 MB of output) is relayed, never decoded and re-encoded. Only the small
+header is parsed where routing or state needs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+DELIMITER = b"<IDS|MSG>"
+V1_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
+CHANNELS = frozenset({"shell", "control", "stdin", "iopub"})
+CLIENT_CHANNELS = frozenset({"shell", "control", "stdin"})
+
+
+class WireError(ValueError):
+    """A frame that cannot be understood as a Jupyter message."""
+
+
+class Signer:
+    """Signs and verifies message parts with a kernel's HMAC key."""
+
+    def __init__(self, key: bytes | str, scheme: str = "hmac-sha256") -> None:
+        if isinstance(key, str):
+            key = key.encode("ascii")
+        self._hmac = None
+        if key:
+            algorithm = scheme.split("-", 1)[1] if "-" in scheme else "sha256"
+            self._hmac = hmac.new(key, digestmod=getattr(hashlib, algorithm))
+
+    def sign(self, parts: list[bytes]) -> bytes:
+        if self._hmac is None:
+            return b""
+        digest = self._hmac.copy()
+        for part in parts[:4]:
+            digest.update(part)
+        return digest.hexdigest().encode("ascii")
+
+    def verify(self, signature: bytes, parts: list[bytes]) -> bool:
+        if self._hmac is None:
+            return True
+        return hmac.compare_digest(signature, self.sign(parts))
+
+
+@dataclass(slots=True)
+class KernelMessage:
+    """A message from a kernel: raw parts plus its parsed header."""
+
+    parts: list[bytes]  # header, parent_header, metadata, content, *buffers
+    header: dict[str, Any]
+
+    @property
+    def msg_type(self) -> str:
+        return self.header.get("msg_type", "")
+
+    def content(self) -> dict[str, Any]:
+        return json.loads(self.parts[3])
+
+    def parent_header(self) -> dict[str, Any]:
+        return json.loads(self.parts[1])
+
+
+def parse_zmq(frames: list[bytes], signer: Signer) -> KernelMessage:
+    """Split and verify a multipart message received from a kernel."""
+    try:
+        index = frames.index(DELIMITER)
+    except ValueError as exc:
+        raise WireError("no <IDS|MSG> delimiter") from exc
+    signature = frames[index + 1] if len(frames) > index + 1 else b""
+    parts = frames[index + 2 :]
+    if len(parts) < 4:
+        raise WireError(f"{len(parts)} message parts, expected at least 4")
+    if not signer.verify(signature, parts):
+        raise WireError("invalid message signature")
+    try:
+        header = json.loads(parts[0])
+    except ValueError as exc:
+        raise WireError("header is not JSON") from exc
+    if not isinstance(header, dict):
+        raise WireError("header is not a JSON object")
+    return KernelMessage(parts=parts, header=header)
+
+
+def to_zmq(parts: list[bytes], signer: Signer) -> list[bytes]:
+    """Frames to send to a kernel: delimiter, signature, parts."""
+    return [DELIMITER, signer.sign(parts), *parts]
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def build_parts(header: dict, parent: dict, metadata: dict, content: dict) -> list[bytes]:
+    return [_dumps(header), _dumps(parent), _dumps(metadata), _dumps(content)]
+
+
+# --- towards the websocket client -------------------------------------------
+
+
+def to_ws_json(msg: KernelMessage, channel: str) -> tuple[bytes, bool]:
+    """Serialise for the default protocol. Returns (payload, is_binary)."""
+    header = msg.parts[0]
+    body = b"".join(
+        (
+            b'{"header":',
+            header,
+            b',"msg_id":',
+            _dumps(msg.header.get("msg_id", "")),
+            b',"msg_type":',
+            _dumps(msg.header.get("msg_type", "")),
+            b',"parent_header":',
+            msg.parts[1],
+            b',"metadata":',
+            msg.parts[2],
+            b',"content":',
+            msg.parts[3],
+            b',"buffers":[],"channel":"',
+            channel.encode(),
+            b'"}',
+        )
+    )
+    buffers = msg.parts[4:]
+    if not buffers:
+        return body, False
+    chunks = [body, *buffers]
+    count = len(chunks)
+    offsets = [4 * (count + 1)]
+    for chunk in chunks[:-1]:
+        offsets.append(offsets[-1] + len(chunk))
+    prefix = struct.pack(f"!{count + 1}I", count, *offsets)
+    return prefix + b"".join(chunks), True
+
+
+def to_ws_v1(parts: list[bytes], channel: str) -> bytes:
+    """Serialise for the v1 subprotocol (always a binary frame)."""
+    channel_bytes = channel.encode()
+    count = len(parts) + 2
+    offsets = [8 * (count + 1)]
+    offsets.append(offsets[0] + len(channel_bytes))
+    for part in parts:
+        offsets.append(offsets[-1] + len(part))
+    prefix = struct.pack(f"<{count + 1}Q", count, *offsets)
+    return b"".join((prefix, channel_bytes, *parts))
+
+
+# --- from the websocket client ---------------------------------------------
+
+
+@dataclass(slots=True)
+class ClientMessage:
+    channel: str
+    parts: list[bytes]
+    header: dict[str, Any]
+
+
+def _check_header(header: Any) -> dict[str, Any]:
+    if not isinstance(header, dict):
+        raise WireError("header is not a JSON object")
+    if not isinstance(header.get("msg_type"), str) or not header.get("msg_id"):
+        raise WireError("header lacks msg_type or msg_id")
+    return header
+
+
+def _check_channel(channel: Any) -> str:
+    if channel not in CLIENT_CHANNELS:
+        raise WireError(f"unknown or read-only channel {channel!r}")
+    return channel
+
+
+def from_ws_json(data: str | bytes) -> ClientMessage:
+    """Parse a default-protocol frame (text JSON, or binary with buffers)."""
+    buffers: list[bytes] = []
+    if isinstance(data, bytes):
+        if len(data) < 8:
+            raise WireError("binary frame too short")
+        (count,) = struct.unpack_from("!I", data, 0)
+        if count < 1 or 4 * (count + 1) > len(data):
+            raise WireError("bad buffer count in binary frame")
+        offsets = [*list(struct.unpack_from(f"!{count}I", data, 4)), len(data)]
+        if any(b < a for a, b in itertools.pairwise(offsets)) or offsets[-1] > len(data):
+            raise WireError("bad offsets in binary frame")
+        chunks = [data[offsets[i] : offsets[i + 1]] for i in range(count)]
+        data, buffers = chunks[0], chunks[1:]
+    try:
+        msg = json.loads(data)
+    except ValueError as exc:
+        raise WireError("frame is not JSON") from exc
+    if not isinstance(msg, dict):
+        raise WireError("frame is not a JSON object")
+    channel = _check_channel(msg.get("channel"))
+    header = _check_header(msg.get("header"))
+    parent = msg.get("parent_header") or {}
+    metadata = msg.get("metadata") or {}
+    content = msg.get("content") or {}
+    if not all(isinstance(x, dict) for x in (parent, metadata, content)):
+        raise WireError("parent_header, metadata and content must be objects")
+    try:
+        parts = build_parts(header, parent, metadata, content)
+    except ValueError as exc:  # NaN and the like
+        raise WireError(str(exc)) from exc
+    return ClientMessage(channel=channel, parts=parts + buffers, header=header)
+
+
+def from_ws_v1(data: bytes) -> ClientMessage:
+    """Parse a v1 frame; the parts are kept as the client's raw bytes."""
+    if not isinstance(data, bytes) or len(data) < 8:
+        raise WireError("v1 frames are binary")
+    (count,) = struct.unpack_from("<Q", data, 0)
+    if count < 6 or 8 * (count + 1) > len(data):
+        raise WireError("bad offset count in v1 frame")
+    offsets = struct.unpack_from(f"<{count}Q", data, 8)
+    if any(b < a for a, b in itertools.pairwise(offsets)) or offsets[-1] > len(data):
+        raise WireError("bad offsets in v1 frame")
+    channel_bytes = data[offsets[0] : offsets[1]]
+    parts = [data[offsets[i] : offsets[i + 1]] for i in range(1, count - 1)]
+    try:
+        channel = _check_channel(channel_bytes.decode())
+        header = _check_header(json.loads(parts[0]))
+        for part in parts[1:4]:
+            if not isinstance(json.loads(part or b"{}"), dict):
+                raise WireError("parent_header, metadata and content must be objects")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WireError(f"unreadable v1 frame: {exc}") from exc
+    parts[1:4] = [p or b"{}" for p in parts[1:4]]
+    return ClientMessage(channel=channel, parts=parts, header=header)

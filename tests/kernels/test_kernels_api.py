@@ -1,0 +1,180 @@
+"""/api/kernels lifecycle and bad input, against real kernels."""
+
+import json
+import os
+import sys
+import threading
+
+import pytest
+from jls_client import child_pids, isolated_env, kernel_pid, start_server, wait_gone
+
+
+def test_start_list_get_delete_leaves_no_process(api, server):
+    model = api.start_kernel()
+    assert set(model) == {"id", "name", "last_activity", "execution_state", "connections"}
+    assert model["name"] == "python3"
+    assert model["id"] in [k["id"] for k in api.get("api/kernels").json()]
+    ch = api.channels(model["id"])
+    pid = kernel_pid(ch)
+    got = api.get(f"api/kernels/{model['id']}").json()
+    assert got["execution_state"] == "idle" and got["connections"] == 1
+    ch.close()
+    r = api.delete(f"api/kernels/{model['id']}")
+    assert r.status_code == 204
+    assert wait_gone(pid, 5), "kernel process still running after DELETE"
+    assert api.get(f"api/kernels/{model['id']}").status_code == 404
+    assert model["id"] not in [k["id"] for k in api.get("api/kernels").json()]
+    runtime = isolated_env(os.path.dirname(server.root))["JUPYTER_RUNTIME_DIR"]
+    assert not [f for f in os.listdir(runtime) if model["id"] in f], "connection file left"
+
+
+def test_location_header_and_status_model(api):
+    r = api.post("api/kernels", json={"name": "python3"})
+    assert r.status_code == 201
+    kid = r.json()["id"]
+    assert r.headers["Location"].endswith(f"/api/kernels/{kid}")
+    status = api.get("api/status").json()
+    assert status["kernels"] >= 1 and set(status) == {
+        "started",
+        "last_activity",
+        "kernels",
+        "connections",
+    }
+    api.delete(f"api/kernels/{kid}")
+
+
+def test_requests_clients_really_send_are_accepted(api):
+    assert api.get("api/kernels?1795315").status_code == 200
+    assert api.get("api/kernels", headers={"Content-Type": "application/json"}).status_code == 200
+    r = api.post("api/kernels", json={"name": "python3", "env": {"X": "1"}, "extra": [1]})
+    assert r.status_code == 201
+    kid = r.json()["id"]
+    r = api.delete(f"api/kernels/{kid}?123", headers={"Content-Type": "application/json"})
+    assert r.status_code == 204
+
+
+def test_post_without_body_starts_default_kernel(api):
+    r = api.post("api/kernels")
+    assert r.status_code == 201 and r.json()["name"] == "python3"
+    api.delete(f"api/kernels/{r.json()['id']}")
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "api/kernels/00000000-0000-0000-0000-000000000000"),
+        ("DELETE", "api/kernels/00000000-0000-0000-0000-000000000000"),
+        ("POST", "api/kernels/00000000-0000-0000-0000-000000000000/interrupt"),
+        ("POST", "api/kernels/00000000-0000-0000-0000-000000000000/restart"),
+        ("GET", "api/kernels/not-a-uuid"),
+        ("GET", "api/nothing-here"),
+    ],
+)
+def test_unknown_kernel_is_json_404(api, method, path):
+    r = api.request(method, path)
+    assert r.status_code == 404
+    body = r.json()
+    assert body["message"] and "reason" in body
+
+
+def test_unknown_kernel_name_is_400_naming_it(api):
+    r = api.post("api/kernels", json={"name": "no-such-kernel"})
+    assert r.status_code == 400
+    assert "no-such-kernel" in r.json()["message"]
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"text"', b'{"name": 5}'])
+def test_malformed_body_is_400(api, body):
+    r = api.post("api/kernels", data=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["message"]
+
+
+def test_path_outside_root_is_400(api):
+    r = api.post("api/kernels", json={"name": "python3", "path": "../../etc"})
+    assert r.status_code == 400
+
+
+def test_kernel_starts_in_directory_of_path(api, server):
+    os.makedirs(os.path.join(server.root, "sub", "dir"), exist_ok=True)
+    model = api.start_kernel(path="sub/dir/notebook.ipynb")
+    ch = api.channels(model["id"])
+    _, iopub = ch.execute("import os; print(os.getcwd())")
+    out = "".join(m["content"]["text"] for m in iopub if m["header"]["msg_type"] == "stream")
+    assert os.path.realpath(out.strip()) == os.path.realpath(os.path.join(server.root, "sub/dir"))
+    ch.close()
+    api.delete(f"api/kernels/{model['id']}")
+
+
+def test_concurrent_starts_all_succeed(api):
+    results = []
+
+    def start():
+        results.append(api.post("api/kernels", json={"name": "python3"}))
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status_code for r in results] == [201] * 4
+    ids = {r.json()["id"] for r in results}
+    assert len(ids) == 4
+    for kid in ids:
+        ch = api.channels(kid)
+        reply, _ = ch.execute("1+1")
+        assert reply["status"] == "ok"
+        ch.close()
+        assert api.delete(f"api/kernels/{kid}").status_code == 204
+
+
+@pytest.fixture(scope="module")
+def broken_spec_server(tmp_path_factory):
+    """A server with a kernelspec whose process dies at once, printing to stderr."""
+    base = str(tmp_path_factory.mktemp("broken"))
+    spec_dir = os.path.join(base, "data", "kernels", "broken")
+    os.makedirs(spec_dir)
+    code = "import sys; sys.stderr.write('boom: the kernel cannot start\\n'); sys.exit(3)"
+    with open(os.path.join(spec_dir, "kernel.json"), "w") as f:
+        json.dump(
+            {
+                "argv": [sys.executable, "-c", code, "{connection_file}"],
+                "display_name": "Broken",
+                "language": "python",
+            },
+            f,
+        )
+    missing_dir = os.path.join(base, "data", "kernels", "missing-binary")
+    os.makedirs(missing_dir)
+    with open(os.path.join(missing_dir, "kernel.json"), "w") as f:
+        json.dump(
+            {
+                "argv": ["/nonexistent/kernel-binary", "{connection_file}"],
+                "display_name": "Missing",
+                "language": "none",
+            },
+            f,
+        )
+    env = isolated_env(base)
+    env["JUPYTER_PATH"] = os.path.join(base, "data")
+    root = os.path.join(base, "root")
+    os.makedirs(root)
+    srv = start_server(root, base, env=env)
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [("broken", "boom: the kernel cannot start"), ("missing-binary", "kernel-binary")],
+)
+def test_kernel_that_fails_to_start_is_500_with_stderr_and_leaves_nothing(
+    broken_spec_server, name, expected
+):
+    api = broken_spec_server.api()
+    assert name in api.get("api/kernelspecs").json()["kernelspecs"]
+    r = api.post("api/kernels", json={"name": name})
+    assert r.status_code == 500
+    assert expected in r.json()["message"]
+    assert api.get("api/kernels").json() == []
+    assert child_pids(broken_spec_server.proc.pid) == []
