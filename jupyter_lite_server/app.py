@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -20,9 +21,10 @@ from traitlets.config import Application, catch_config_error
 
 from . import __version__
 from .auth.identity import TokenIdentityProvider
-from .contents.paths import PathOutsideRoot, cwd_for_path
+from .contents.manager import ContentsManager, NotFound
 from .kernels.finder import KernelFinder
 from .kernels.manager import MappingKernelManager
+from .sessions.manager import SessionError, SessionManager
 from .web.base import ApiError, NotFoundHandler
 from .web.logging import configure_logging, log_request
 
@@ -36,12 +38,17 @@ ALIASES = {
     "allow-origin": "ServerApp.allow_origin",
     "allow-origin-pat": "ServerApp.allow_origin_pat",
     "config": "ServerApp.config_file",
+    "sessions-db": "SessionManager.database_filepath",
     "log-level": "Application.log_level",
 }
 FLAGS = {
     "no-auth": (
         {"ServerApp": {"no_auth": True}},
         "Serve without authentication (only together with --token ''). Dangerous.",
+    ),
+    "allow-hidden": (
+        {"ContentsManager": {"allow_hidden": True}},
+        "List and serve hidden (dot) files.",
     ),
     "allow-credentials": (
         {"ServerApp": {"allow_credentials": True}},
@@ -58,7 +65,7 @@ class ServerApp(Application):
     version = __version__
     aliases = ALIASES
     flags = FLAGS
-    classes = [MappingKernelManager, KernelFinder]
+    classes = [MappingKernelManager, KernelFinder, ContentsManager, SessionManager]
 
     ip = Unicode("127.0.0.1", help="Address to listen on.").tag(config=True)
     port = Integer(8888, help="Port to listen on (0: any free port).").tag(config=True)
@@ -119,17 +126,25 @@ class ServerApp(Application):
         self.kernel_manager = MappingKernelManager(
             parent=self, root_dir=self.root_dir, finder_factory=lambda: KernelFinder(parent=self)
         )
+        self.contents_manager = ContentsManager(parent=self, root_dir=self.root_dir)
+        self.session_manager = SessionManager(
+            parent=self, kernel_manager=self.kernel_manager, contents_manager=self.contents_manager
+        )
         self.web_app = web.Application(self.routes(), **self.web_settings())
 
     def routes(self) -> list[tuple[str, type]]:
+        from .contents.handlers import routes as contents_routes
         from .kernels.handlers import routes as kernel_routes
         from .kernelspecs.handlers import routes as kernelspec_routes
+        from .sessions.handlers import routes as session_routes
         from .web.misc import routes as misc_routes
 
         table = [
             *misc_routes(),
             *kernelspec_routes(),
             *kernel_routes(),
+            *session_routes(),
+            *contents_routes(),
             (r"api/.*", NotFoundHandler),
         ]
         return [(self.base_url + pattern, handler) for pattern, handler in table]
@@ -137,13 +152,15 @@ class ServerApp(Application):
     def web_settings(self) -> dict[str, Any]:
         def confined_cwd(api_path: str) -> str:
             try:
-                return cwd_for_path(api_path, self.root_dir)
-            except PathOutsideRoot:
+                return self.contents_manager.dir_for_kernel(api_path)
+            except NotFound:
                 raise ApiError(400, f"Path {api_path!r} is outside the root directory") from None
 
         return {
             "base_url": self.base_url,
             "kernel_manager": self.kernel_manager,
+            "contents_manager": self.contents_manager,
+            "session_manager": self.session_manager,
             "identity_provider": TokenIdentityProvider(self.token),
             "cwd_for_path": confined_cwd,
             "allow_origin": self.allow_origin,
@@ -181,6 +198,7 @@ class ServerApp(Application):
         return f"{url}?token={self.token}" if self.token else url
 
     async def _serve(self) -> None:
+        await self.session_manager.open()
         sockets = self.bind()
         server = httpserver.HTTPServer(self.web_app, xheaders=True, max_body_size=1 << 30)
         server.add_sockets(sockets)
@@ -200,11 +218,16 @@ class ServerApp(Application):
         self.log.info("Shutting down: stopping kernels")
         server.stop()
         await self.kernel_manager.shutdown_all()
-        await server.close_all_connections()
+        self.session_manager.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.close_all_connections(), 5)
 
     def start(self) -> None:
         try:
             asyncio.run(self._serve())
+        except SessionError as exc:
+            self.log.critical("%s", exc)
+            sys.exit(1)
         except OSError as exc:
             self.log.critical("Cannot listen on %s:%s: %s", self.ip, self.port, exc)
             sys.exit(1)

@@ -33,12 +33,3 @@ def to_os_path(api_path: str, root: str) -> str:
     if real != root_real and not real.startswith(root_real + os.sep):
         raise PathOutsideRoot(api_path)
     return os_path
-
-
-def cwd_for_path(api_path: str, root: str) -> str:
-    """The directory a kernel for ``api_path`` starts in: the nearest existing one."""
-    os_path = to_os_path(api_path, root)
-    root_real = os.path.realpath(root)
-    while not os.path.isdir(os_path) and os_path != root_real:
-        os_path = os.path.dirname(os_path)
-    return os_path

@@ -43,7 +43,7 @@ class MappingKernelManager(LoggingConfigurable):
         60.0, help="Seconds a kernel may take to answer kernel_info after launch."
     ).tag(config=True)
     start_grace_period = Float(
-        0.25,
+        0.1,
         help="Seconds a start request waits for the kernel to be ready before answering. "
         "A kernel that dies within it fails the request with its stderr; one that dies "
         "later is reported to its clients as dead and removed.",

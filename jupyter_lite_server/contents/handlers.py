@@ -1,0 +1,212 @@
+"""REST handlers for /api/contents and the raw /files download."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import mimetypes
+import os
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from tornado.escape import url_escape
+
+from ..web.base import ApiError, APIHandler, BaseHandler
+from .manager import AlreadyExists, ContentsError, ContentsManager, InvalidContent, NotFound
+
+PATH = r"(?P<path>(?:(?:/[^/]+)+|/?))"
+CHECKPOINT_ID = r"(?P<checkpoint_id>[\w-]+)"
+T = TypeVar("T")
+
+STATUS = {NotFound: 404, AlreadyExists: 409, InvalidContent: 400}
+
+
+class ContentsAPIHandler(APIHandler):
+    @property
+    def contents(self) -> ContentsManager:
+        return self.settings["contents_manager"]
+
+    async def call(self, awaitable: Awaitable[T]) -> T:
+        """Run a manager call; its domain errors become JSON errors."""
+        try:
+            return await awaitable
+        except ContentsError as exc:
+            status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+            raise ApiError(status, str(exc)) from None
+        except PermissionError:
+            raise ApiError(403, f"Permission denied: {self.request.path}") from None
+        except OSError as exc:
+            status, message = _os_error_status(exc)
+            if status >= 500:
+                self.log_os_error(exc)
+            raise ApiError(status, message) from None
+
+    def log_os_error(self, exc: OSError) -> None:
+        import logging
+
+        logging.getLogger("jls.contents").error(
+            "%s %s failed: %s", self.request.method, self.request.path, exc
+        )
+
+    def location(self, path: str) -> str:
+        return f"{self.settings['base_url']}api/contents/{url_escape(path, plus=False)}"
+
+    def finish_model(self, model: dict[str, Any], status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(model, separators=(",", ":"), ensure_ascii=False, default=str))
+
+
+def _os_error_status(exc: OSError) -> tuple[int, str]:
+    """Map a file system error to what the client should hear."""
+    if exc.errno in (errno.ENAMETOOLONG, errno.EINVAL, errno.ENOTDIR, errno.EISDIR):
+        return 400, f"Invalid path: {exc.strerror}"
+    if exc.errno == errno.ENOENT:
+        return 404, "No such file or directory"
+    if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+        return 409, f"Conflict: {exc.strerror}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return 507, "Not enough disk space: nothing was changed"
+    return 500, f"Could not complete the operation: {exc.strerror}"
+
+
+def _flag(handler: APIHandler, name: str, default: bool) -> bool:
+    value = handler.get_query_argument(name, None)
+    if value is None:
+        return default
+    if value not in ("0", "1"):
+        raise ApiError(400, f"{name} {value!r} is invalid: use 0 or 1")
+    return value == "1"
+
+
+class ContentsHandler(ContentsAPIHandler):
+    async def get(self, path: str = "") -> None:
+        path = path.strip("/")
+        kind = self.get_query_argument("type", None)
+        fmt = self.get_query_argument("format", None)
+        content = _flag(self, "content", True)
+        want_hash = _flag(self, "hash", False)
+        model = await self.call(self.contents.get(path, content, kind, fmt, want_hash))
+        self.finish_model(model)
+
+    async def put(self, path: str = "") -> None:
+        path = path.strip("/")
+        body = self.get_json_body(required=True)
+        if body.get("copy_from"):
+            raise ApiError(400, "Cannot copy with PUT, only POST")
+        model, created = await self.call(self.contents.save(body, path))
+        if created:
+            self.set_header("Location", self.location(path))
+        self.finish_model(model, 201 if created else 200)
+
+    async def post(self, path: str = "") -> None:
+        path = path.strip("/")
+        if not await self.contents.exists(path):
+            raise ApiError(404, f"No such directory: {path}")
+        model = await self.call(self.contents.get(path, content=False))
+        if model["type"] != "directory":
+            raise ApiError(400, "Cannot POST to files, use PUT instead.")
+        body = self.get_json_body()
+        copy_from = body.get("copy_from")
+        if copy_from:
+            if not isinstance(copy_from, str):
+                raise ApiError(400, "copy_from must be a path")
+            result = await self.call(self.contents.copy(copy_from, path))
+        else:
+            kind, ext = body.get("type", "file") or "file", body.get("ext", "") or ""
+            if not isinstance(kind, str) or not isinstance(ext, str):
+                raise ApiError(400, "type and ext must be strings")
+            result = await self.call(self.contents.new_untitled(path, kind, ext))
+        self.set_header("Location", self.location(result["path"]))
+        self.finish_model(result, 201)
+
+    async def patch(self, path: str = "") -> None:
+        body = self.get_json_body(required=True)
+        new_path = body.get("path")
+        if not isinstance(new_path, str):
+            raise ApiError(400, 'PATCH needs the new path: {"path": ...}')
+        model = await self.call(self.contents.rename(path.strip("/"), new_path))
+        self.set_header("Location", self.location(model["path"]))
+        self.finish_model(model)
+
+    async def delete(self, path: str = "") -> None:
+        await self.call(self.contents.delete(path.strip("/")))
+        self.set_status(204)
+        self.finish()
+
+
+class CheckpointsHandler(ContentsAPIHandler):
+    async def get(self, path: str) -> None:
+        checkpoints = self.contents.checkpoints
+        result = await self.call(self.contents.run(checkpoints.list, path.strip("/")))
+        self.finish_json(result)
+
+    async def post(self, path: str) -> None:
+        checkpoints = self.contents.checkpoints
+        result = await self.call(self.contents.run(checkpoints.create, path.strip("/")))
+        self.set_header("Location", f"{self.location(path.strip('/'))}/checkpoints/{result['id']}")
+        self.finish_json(result, 201)
+
+
+class ModifyCheckpointsHandler(ContentsAPIHandler):
+    async def post(self, path: str, checkpoint_id: str) -> None:
+        checkpoints = self.contents.checkpoints
+        await self.call(self.contents.run(checkpoints.restore, path.strip("/"), checkpoint_id))
+        self.set_status(204)
+        self.finish()
+
+    async def delete(self, path: str, checkpoint_id: str) -> None:
+        checkpoints = self.contents.checkpoints
+        await self.call(self.contents.run(checkpoints.delete, path.strip("/"), checkpoint_id))
+        self.set_status(204)
+        self.finish()
+
+
+class FilesHandler(BaseHandler):
+    """Raw bytes of a file, streamed in chunks; ``?download=1`` for an attachment."""
+
+    CHUNK = 1 << 20
+
+    async def get(self, path: str) -> None:
+        contents: ContentsManager = self.settings["contents_manager"]
+        loop = asyncio.get_running_loop()
+        try:
+            os_path = await loop.run_in_executor(None, contents.os_path, path)
+        except NotFound as exc:
+            raise ApiError(404, str(exc)) from None
+        if not os.path.isfile(os_path):
+            raise ApiError(404, f"No such file: {path}")
+        name = os.path.basename(os_path)
+        mimetype = mimetypes.guess_type(name)[0]
+        if name.endswith(".ipynb"):
+            mimetype = "application/x-ipynb+json"
+        self.set_header("Content-Type", mimetype or "application/octet-stream")
+        if self.get_query_argument("download", "0") not in ("0", ""):
+            self.set_header(
+                "Content-Disposition",
+                f"attachment; filename*=UTF-8''{url_escape(name, plus=False)}",
+            )
+        self.set_header("Cache-Control", "no-cache")
+        try:
+            handle = await loop.run_in_executor(None, open, os_path, "rb")
+        except OSError:
+            raise ApiError(404, f"Cannot read {path}") from None
+        try:
+            while chunk := await loop.run_in_executor(None, handle.read, self.CHUNK):
+                self.write(chunk)
+                await self.flush()
+        finally:
+            handle.close()
+        self.finish()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        APIHandler.write_error(self, status_code, **kwargs)  # type: ignore[arg-type]
+
+
+def routes() -> list[tuple[str, type]]:
+    return [
+        (rf"api/contents{PATH}/checkpoints/?", CheckpointsHandler),
+        (rf"api/contents{PATH}/checkpoints/{CHECKPOINT_ID}/?", ModifyCheckpointsHandler),
+        (rf"api/contents{PATH}", ContentsHandler),
+        (r"files/(?P<path>.+)", FilesHandler),
+    ]

@@ -1,0 +1,230 @@
+"""SessionManager: which kernel belongs to which document, kept in SQLite.
+
+The database is in memory unless ``database_filepath`` names a file. Every
+query runs on one dedicated thread (SQLite connections are not shared across
+threads), so the event loop never waits on SQLite. Queries are parameterised.
+
+Workflows, as jupyter_server's reference architecture describes them:
+create = kernel directory from the contents manager → kernel started by the
+kernel manager → row stored; delete = kernel shut down (interrupt, shutdown
+request, SIGTERM, SIGKILL) → row deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from traitlets import Unicode
+from traitlets.config import LoggingConfigurable
+
+from ..contents.manager import ContentsManager, NotFound
+from ..kernels.manager import MappingKernelManager, UnknownKernel
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS session (
+    session_id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    name TEXT,
+    type TEXT,
+    kernel_id TEXT
+)"""
+COLUMNS = ("session_id", "path", "name", "type", "kernel_id")
+
+
+class SessionError(Exception):
+    """A request the session manager cannot honour."""
+
+
+class UnknownSession(SessionError, KeyError):
+    def __str__(self) -> str:
+        return f"Session not found: {self.args[0]}"
+
+
+class SessionManager(LoggingConfigurable):
+    database_filepath = Unicode(
+        ":memory:", help="SQLite file for sessions; ':memory:' keeps them in memory."
+    ).tag(config=True)
+
+    def __init__(
+        self,
+        kernel_manager: MappingKernelManager,
+        contents_manager: ContentsManager,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.kernel_manager = kernel_manager
+        self.contents_manager = contents_manager
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jls-sqlite")
+        self._connection: sqlite3.Connection | None = None
+        self._path_locks: dict[str, asyncio.Lock] = {}  # one create per path: no twin kernels
+
+    # --- database ---------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            try:
+                connection = sqlite3.connect(self.database_filepath, check_same_thread=False)
+                connection.execute(SCHEMA)
+                columns = [row[1] for row in connection.execute("PRAGMA table_info(session)")]
+                if tuple(columns[: len(COLUMNS)]) != COLUMNS:
+                    raise sqlite3.DatabaseError(f"unexpected session table columns {columns}")
+                connection.commit()
+            except sqlite3.DatabaseError as exc:
+                raise SessionError(
+                    f"Sessions database {self.database_filepath!r} is not usable: {exc}"
+                ) from exc
+            self._connection = connection
+        return self._connection
+
+    def _execute(self, sql: str, params: tuple = ()) -> list[tuple]:
+        connection = self._connect()
+        rows = connection.execute(sql, params).fetchall()
+        connection.commit()
+        return rows
+
+    async def _db(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        rows = await loop.run_in_executor(self._executor, self._execute, sql, params)
+        return [dict(zip(COLUMNS, row, strict=False)) for row in rows]
+
+    async def open(self) -> None:
+        """Open (and check) the database now, so a bad file fails at start-up."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._connect)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._executor.submit(self._connection.close).result()
+            self._connection = None
+        self._executor.shutdown(wait=True)
+
+    # --- models -----------------------------------------------------------------
+
+    async def _to_model(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """The session model; None (and the row removed) if its kernel is gone."""
+        try:
+            kernel = self.kernel_manager.get(row["kernel_id"])
+        except UnknownKernel:
+            self.log.info("Session %s lost its kernel %s; removing it", row["session_id"],
+                          row["kernel_id"])  # fmt: skip
+            await self._db("DELETE FROM session WHERE session_id = ?", (row["session_id"],))
+            return None
+        model = {
+            "id": row["session_id"],
+            "path": row["path"],
+            "name": row["name"],
+            "type": row["type"],
+            "kernel": kernel.model(),
+        }
+        if row["type"] == "notebook":
+            model["notebook"] = {"path": row["path"], "name": row["name"]}
+        return model
+
+    async def list_sessions(self) -> list[dict[str, Any]]:
+        models = [await self._to_model(row) for row in await self._db("SELECT * FROM session")]
+        return [m for m in models if m is not None]
+
+    async def get_session(self, session_id: str) -> dict[str, Any]:
+        rows = await self._db("SELECT * FROM session WHERE session_id = ?", (session_id,))
+        model = await self._to_model(rows[0]) if rows else None
+        if model is None:
+            raise UnknownSession(session_id)
+        return model
+
+    async def find_by_path(self, path: str) -> dict[str, Any] | None:
+        for row in await self._db("SELECT * FROM session WHERE path = ?", (path,)):
+            model = await self._to_model(row)
+            if model is not None:
+                return model
+        return None
+
+    # --- workflows --------------------------------------------------------------
+
+    def _kernel_dir(self, path: str) -> str:
+        try:
+            return self.contents_manager.dir_for_kernel(path)
+        except NotFound:
+            raise SessionError(f"Path {path!r} is outside the root directory") from None
+
+    async def _start_kernel(self, path: str, kernel_name: str | None) -> str:
+        cwd = self._kernel_dir(path)
+        env = {"JPY_SESSION_NAME": self.contents_manager.os_path(path, must_exist=False)}
+        return await self.kernel_manager.start_kernel(name=kernel_name, cwd=cwd, env=env)
+
+    async def create_session(
+        self,
+        path: str,
+        name: str | None,
+        type: str,
+        kernel_name: str | None = None,
+        kernel_id: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Return (session model, created). An existing session for ``path`` is reused."""
+        self._kernel_dir(path)  # refuse paths outside the root before anything starts
+        lock = self._path_locks.setdefault(path, asyncio.Lock())
+        async with lock:
+            existing = await self.find_by_path(path)
+            if existing is not None:
+                return existing, False
+            if kernel_id is not None:
+                if kernel_id not in self.kernel_manager:
+                    raise SessionError(f"Kernel {kernel_id} does not exist")
+            else:
+                kernel_id = await self._start_kernel(path, kernel_name)
+            session_id = str(uuid.uuid4())
+            await self._db(
+                "INSERT INTO session VALUES (?, ?, ?, ?, ?)",
+                (session_id, path, name, type, kernel_id),
+            )
+        if not lock.locked():
+            self._path_locks.pop(path, None)
+        return await self.get_session(session_id), True
+
+    async def update_session(self, session_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Rename path/name/type; switch to another kernel or start a new one."""
+        current = await self.get_session(session_id)
+        updates: dict[str, Any] = {
+            k: v for k, v in changes.items() if k in ("path", "name", "type")
+        }
+        if "path" in updates:
+            self._kernel_dir(updates["path"])
+        old_kernel = current["kernel"]["id"]
+        kernel = changes.get("kernel")
+        if kernel:
+            if kernel.get("id"):
+                if kernel["id"] not in self.kernel_manager:
+                    raise SessionError(f"Kernel {kernel['id']} does not exist")
+                updates["kernel_id"] = kernel["id"]
+            elif kernel.get("name"):
+                path = updates.get("path", current["path"])
+                updates["kernel_id"] = await self._start_kernel(path, kernel["name"])
+        if updates:
+            assignments = ", ".join(f"{column} = ?" for column in updates)  # fixed column names
+            await self._db(
+                f"UPDATE session SET {assignments} WHERE session_id = ?",
+                (*updates.values(), session_id),
+            )
+        new_kernel = updates.get("kernel_id", old_kernel)
+        if new_kernel != old_kernel and not await self._kernel_in_use(old_kernel):
+            await self._shutdown_quietly(old_kernel)
+        return await self.get_session(session_id)
+
+    async def _kernel_in_use(self, kernel_id: str) -> bool:
+        return bool(await self._db("SELECT * FROM session WHERE kernel_id = ?", (kernel_id,)))
+
+    async def _shutdown_quietly(self, kernel_id: str) -> None:
+        with contextlib.suppress(UnknownKernel):
+            await self.kernel_manager.shutdown_kernel(kernel_id)
+
+    async def delete_session(self, session_id: str) -> None:
+        rows = await self._db("SELECT * FROM session WHERE session_id = ?", (session_id,))
+        if not rows:
+            raise UnknownSession(session_id)
+        kernel_id = rows[0]["kernel_id"]
+        sharing = await self._db("SELECT * FROM session WHERE kernel_id = ?", (kernel_id,))
+        if all(row["session_id"] == session_id for row in sharing):
+            await self._shutdown_quietly(kernel_id)
+        await self._db("DELETE FROM session WHERE session_id = ?", (session_id,))
