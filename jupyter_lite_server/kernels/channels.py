@@ -27,6 +27,7 @@ log = logging.getLogger("jls.kernels")
 
 class KernelChannelsHandler(CorsMixin, WebSocketHandler):
     protocol = "json"
+    _held: list[wire.ClientMessage]
 
     @property
     def kernel_manager(self) -> MappingKernelManager:
@@ -73,6 +74,7 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
                 )
                 stale.close(1000, "Replaced by a new connection with the same session")
                 stale.release()
+        self._held = []
         identity = uuid.uuid4().hex.encode()
         self.streams = {}
         for channel in wire.CLIENT_CHANNELS:
@@ -100,11 +102,33 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
                 exc,
             )
             return
+        if self._held or not kernel.is_ready:
+            # Restarting: the kernel's output would be published before our
+            # subscription is back. Hold messages, in order, until it is ready.
+            self._held.append(msg)
+            if len(self._held) == 1:
+                self._release_task = asyncio.ensure_future(self._release_held())
+            return
+        self._send_to_kernel(msg)
+
+    def _send_to_kernel(self, msg: wire.ClientMessage) -> None:
         stream = self.streams.get(msg.channel)
         if stream is None or stream.closed():
             return
-        stream.send_multipart(wire.to_zmq(msg.parts, kernel.signer))
+        stream.send_multipart(wire.to_zmq(msg.parts, self.kernel.signer))
         self.kernel_manager._touch()
+
+    async def _release_held(self) -> None:
+        try:
+            await self.kernel.wait_ready(self.kernel_manager.kernel_start_timeout)
+        except Exception as exc:
+            log.warning(
+                "Kernel %s: dropping %d held message(s): %s", self.kernel.id, len(self._held), exc
+            )
+        else:
+            for msg in self._held:
+                self._send_to_kernel(msg)
+        self._held = []
 
     def _on_kernel_reply(self, channel: str, frames: list[bytes]) -> None:
         try:

@@ -118,6 +118,8 @@ class ManagedKernel:
             log.warning("Kernel %s: dropped an iopub message: %s", self.id, exc)
             return
         self._iopub_seen.set()
+        if msg.msg_type == "iopub_welcome":
+            return  # addressed to our subscription (ipykernel 7), not to clients
         self.last_activity = utcnow()
         if msg.msg_type == "status":
             with contextlib.suppress(ValueError):
@@ -157,10 +159,14 @@ class ManagedKernel:
 
     # --- readiness --------------------------------------------------------------
 
-    def begin_ready_check(self, timeout: float) -> asyncio.Future[None]:
-        """Start (or restart) waiting for the kernel to answer kernel_info."""
+    def mark_unready(self) -> None:
+        """From now until the next ready check succeeds, clients' messages are held."""
         if self._ready.done():
             self._ready = asyncio.get_running_loop().create_future()
+
+    def begin_ready_check(self, timeout: float) -> asyncio.Future[None]:
+        """Start (or restart) waiting for the kernel to answer kernel_info."""
+        self.mark_unready()
         self._iopub_seen.clear()
         if self._ready_task is not None:
             self._ready_task.cancel()
@@ -216,6 +222,10 @@ class ManagedKernel:
                     interval = min(interval * 2, 1.0)
                     continue
                 self.kernel_info = info
+                if self.execution_state in ("starting", "restarting"):
+                    # Its own busy/idle may have gone out before our subscription
+                    # was back; a kernel that just answered kernel_info is idle.
+                    self.execution_state = "idle"
                 if not ready.done():
                     ready.set_result(None)
                 return

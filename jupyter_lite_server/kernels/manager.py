@@ -169,6 +169,7 @@ class MappingKernelManager(LoggingConfigurable):
         kernel = self.get(kernel_id)
         self._busy.add(kernel_id)
         try:
+            kernel.mark_unready()
             kernel.broadcast_status("restarting")
             self.log.info("Restarting kernel %s", kernel_id)
             await kernel.launched.restart(now=now)

@@ -1,0 +1,71 @@
+"""A kernel killed from outside: restarted and reported, then declared dead."""
+
+import os
+import signal
+import time
+
+import pytest
+from jls_client import kernel_pid, start_server, wait_gone
+
+
+@pytest.fixture(scope="module")
+def fast_watch_server(tmp_path_factory):
+    base = str(tmp_path_factory.mktemp("death"))
+    root = os.path.join(base, "root")
+    os.makedirs(root)
+    srv = start_server(
+        root,
+        base,
+        "--MappingKernelManager.watch_interval=0.2",
+        "--MappingKernelManager.restart_limit=2",
+    )
+    yield srv
+    srv.stop()
+
+
+def statuses_until(ch, wanted, timeout=30):
+    seen = []
+    deadline = time.monotonic() + timeout
+    while wanted not in seen:
+        m = ch.recv(max(0.1, deadline - time.monotonic()))
+        if m["header"]["msg_type"] == "status":
+            seen.append(m["content"]["execution_state"])
+    return seen
+
+
+def test_sigkilled_kernel_is_restarted_and_clients_told(fast_watch_server):
+    api = fast_watch_server.api()
+    model = api.start_kernel()
+    ch = api.channels(model["id"])
+    pid = kernel_pid(ch)
+    os.kill(pid, signal.SIGKILL)
+    assert "restarting" in statuses_until(ch, "restarting")
+    deadline = time.monotonic() + 30
+    while (
+        api.get(f"api/kernels/{model['id']}").json()["execution_state"]
+        in ("restarting", "starting")
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    new_pid = kernel_pid(ch)  # same websocket, same kernel id, a new process
+    assert new_pid != pid
+    ch.close()
+    api.delete(f"api/kernels/{model['id']}")
+    assert wait_gone(new_pid)
+
+
+def test_kernel_dying_too_often_is_declared_dead_and_removed(fast_watch_server):
+    api = fast_watch_server.api()
+    model = api.start_kernel()
+    ch = api.channels(model["id"])
+    pid = kernel_pid(ch)
+    os.kill(pid, signal.SIGKILL)
+    statuses_until(ch, "restarting")
+    pid = kernel_pid(ch)  # sent while restarting: held by the server, answered after
+    os.kill(pid, signal.SIGKILL)  # second death within the window: the limit is 2
+    assert "dead" in statuses_until(ch, "dead")
+    deadline = time.monotonic() + 10
+    while api.get(f"api/kernels/{model['id']}").status_code != 404:
+        assert time.monotonic() < deadline, "dead kernel still listed"
+        time.sleep(0.1)
+    ch.close()

@@ -1,0 +1,32 @@
+"""@jupyterlab/services (the JavaScript client JupyterLab uses) against a real jls serve."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import nbformat
+
+JS = os.path.join(os.path.dirname(__file__), "..", "js")
+
+
+def test_notebook_session_run_save_reread_shutdown(server):
+    node = shutil.which("node")
+    assert node, "node is required (installed by .ci/run)"
+    assert os.path.isdir(os.path.join(JS, "node_modules", "@jupyterlab", "services")), (
+        "run `npm ci --prefix tests/js` (the README's install command does)"
+    )
+    env = {**os.environ, "JLS_URL": server.url, "JLS_TOKEN": server.token}
+    result = subprocess.run(
+        [node, "notebook_scenario.mjs"],
+        cwd=JS,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary == {"ok": True, "path": summary["path"], "output": "42\n"}
+    saved = nbformat.read(os.path.join(server.root, summary["path"]), as_version=4)
+    assert saved.cells[0].outputs[0]["text"] == "42\n"
