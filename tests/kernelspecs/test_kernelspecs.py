@@ -27,3 +27,47 @@ def test_logo_is_served_as_png(api):
     assert r.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert api.get("kernelspecs/python3/missing.png").status_code == 404
     assert api.get("kernelspecs/nope/logo-64x64.png").status_code == 404
+
+
+def test_newly_installed_kernelspec_appears_and_removed_one_goes(tmp_path):
+    """The listing is cached, but a change on disk shows up within a second or two."""
+    import json
+    import os
+    import shutil
+    import sys
+    import time
+
+    from jls_client import isolated_env, start_server
+
+    data = tmp_path / "data"
+    (data / "kernels").mkdir(parents=True)
+    env = isolated_env(str(tmp_path))
+    env["JUPYTER_PATH"] = str(data)
+    root = tmp_path / "root"
+    root.mkdir()
+    srv = start_server(str(root), str(tmp_path), env=env)
+    try:
+        api = srv.api()
+        assert "late" not in api.get("api/kernelspecs").json()["kernelspecs"]
+        spec_dir = data / "kernels" / "late"
+        spec_dir.mkdir()
+        (spec_dir / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                    "display_name": "Late",
+                    "language": "python",
+                }
+            )
+        )
+        deadline = time.monotonic() + 10
+        while "late" not in api.get("api/kernelspecs").json()["kernelspecs"]:
+            assert time.monotonic() < deadline, "new kernelspec never listed"
+            time.sleep(0.2)
+        shutil.rmtree(spec_dir)
+        while "late" in api.get("api/kernelspecs").json()["kernelspecs"]:
+            assert time.monotonic() < deadline + 10, "removed kernelspec still listed"
+            time.sleep(0.2)
+        assert os.path.exists(root)
+    finally:
+        srv.stop()

@@ -44,10 +44,16 @@ class IPykernelProvider(KernelProvider):
             "metadata": {"debugger": True},
         }
 
+    _offer: list[KernelType] | None = None
+
     async def find_kernels(self) -> list[KernelType]:
-        if importlib.util.find_spec("ipykernel") is None:
-            return []
-        return [KernelType(name=KERNEL_NAME, spec=self._spec(), resources=_ipykernel_resources())]
+        if self._offer is None:  # the server's own environment does not change under it
+            if importlib.util.find_spec("ipykernel") is None:
+                self._offer = []
+            else:
+                resources = _ipykernel_resources()
+                self._offer = [KernelType(name=KERNEL_NAME, spec=self._spec(), resources=resources)]
+        return self._offer
 
     async def launch(self, name: str, request: LaunchRequest) -> LaunchedKernel:
         if name != KERNEL_NAME or importlib.util.find_spec("ipykernel") is None:

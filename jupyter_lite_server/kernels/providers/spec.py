@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
@@ -44,10 +45,40 @@ def resources_of(resource_dir: str) -> dict[str, str]:
 class KernelSpecProvider(KernelProvider):
     """Installed kernelspecs, found on the Jupyter data path."""
 
+    #: Seconds during which the listing is served from memory without a look at the disk.
+    recheck_interval = 1.0
+
     def __init__(self, config=None) -> None:
         super().__init__(config)
         # The server's own ipykernel is the pyimport provider's business.
         self.spec_manager = KernelSpecManager(config=config, ensure_native_kernel=False)
+        self._cache: list[KernelType] | None = None
+        self._fingerprint: tuple = ()
+        self._checked_at = 0.0
+
+    def _current_fingerprint(self) -> tuple:
+        """Modification times of every kernels directory and kernel.json: cheap stats."""
+        stamps = []
+        for directory in self.spec_manager.kernel_dirs:
+            try:
+                entries = list(os.scandir(directory))
+                stamps.append((directory, os.stat(directory).st_mtime_ns))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    spec_file = os.path.join(entry.path, "kernel.json")
+                    stamps.append((spec_file, os.stat(spec_file).st_mtime_ns))
+                except OSError:
+                    continue
+        return tuple(stamps)
+
+    def _refresh(self) -> list[KernelType]:
+        fingerprint = self._current_fingerprint()
+        if self._cache is None or fingerprint != self._fingerprint:
+            self._cache = self._scan()
+            self._fingerprint = fingerprint
+        return self._cache
 
     def _scan(self) -> list[KernelType]:
         kernels = []
@@ -70,7 +101,12 @@ class KernelSpecProvider(KernelProvider):
         return kernels
 
     async def find_kernels(self) -> list[KernelType]:
-        return await asyncio.get_running_loop().run_in_executor(None, self._scan)
+        """Installed kernelspecs, re-read only when a kernel directory changed."""
+        now = time.monotonic()
+        if self._cache is not None and now - self._checked_at < self.recheck_interval:
+            return self._cache
+        self._checked_at = now
+        return await asyncio.get_running_loop().run_in_executor(None, self._refresh)
 
     async def launch(self, name: str, request: LaunchRequest) -> LaunchedKernel:
         loop = asyncio.get_running_loop()
