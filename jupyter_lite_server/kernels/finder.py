@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any
 
 from traitlets import Bool, List, Unicode
@@ -63,6 +62,8 @@ class KernelFinder(Configurable):
 
     def _load_entry_points(self) -> list[KernelProvider]:
         """Instantiate every registered provider; a broken one is logged and skipped."""
+        from importlib.metadata import entry_points
+
         loaded: dict[str, KernelProvider] = {}
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             if ep.name in self.disabled_providers or ep.name in loaded:

@@ -16,31 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import zmq
 from zmq.eventloop.zmqstream import ZMQStream
 
+from ..timeutil import isoformat, utcnow
 from . import wire
 from .providers.base import KernelStartError, LaunchedKernel
 
 log = logging.getLogger("jls.kernels")
 
 SOCKET_TYPES = {"shell": zmq.DEALER, "control": zmq.DEALER, "stdin": zmq.DEALER}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def isoformat(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 class ChannelClient(Protocol):
@@ -254,7 +245,3 @@ class ManagedKernel:
         if self._iopub is not None:
             self._iopub.close(linger=0)
             self._iopub = None
-
-
-def describe_kernel(kernel: ManagedKernel) -> str:
-    return json.dumps({"id": kernel.id, "name": kernel.name, **kernel.launched.describe()})

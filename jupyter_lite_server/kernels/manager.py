@@ -13,13 +13,16 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .finder import KernelFinder, NoSuchKernel
-from .kernel import ManagedKernel, utcnow
+
+if TYPE_CHECKING:
+    from .kernel import ManagedKernel
+from ..timeutil import utcnow
 from .providers.base import KernelStartError, LaunchRequest
 
 __all__ = ["KernelStartError", "MappingKernelManager", "NoSuchKernel", "UnknownKernel"]
@@ -116,6 +119,8 @@ class MappingKernelManager(LoggingConfigurable):
         name = name or self.default_kernel_name
         kernel_id = str(uuid.uuid4())
         request = LaunchRequest(kernel_id=kernel_id, cwd=cwd or self.root_dir, env=env or {})
+        from .kernel import ManagedKernel  # zmq is loaded with the first kernel, not at start
+
         found, launched = await self.finder.launch(name, request)
         kernel = ManagedKernel(kernel_id, found.name, launched)
         kernel.on_activity = self._touch

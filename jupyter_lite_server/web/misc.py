@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from .. import __version__
-from ..kernels.kernel import isoformat
+from ..timeutil import isoformat
 from .base import ApiError, APIHandler
 
 

@@ -23,6 +23,10 @@ def fast_watch_server(tmp_path_factory):
     srv.stop()
 
 
+def srv_log_count(server, text):
+    return server.log_text().count(text)
+
+
 def statuses_until(ch, wanted, timeout=30):
     seen = []
     deadline = time.monotonic() + timeout
@@ -49,6 +53,9 @@ def test_sigkilled_kernel_is_restarted_and_clients_told(fast_watch_server):
         time.sleep(0.1)
     new_pid = kernel_pid(ch)  # same websocket, same kernel id, a new process
     assert new_pid != pid
+    time.sleep(3.5)  # longer than jupyter_client's own restarter interval (3 s)
+    assert kernel_pid(ch) == new_pid, "the kernel was restarted a second time"
+    assert srv_log_count(fast_watch_server, "died unexpectedly") == 1
     ch.close()
     api.delete(f"api/kernels/{model['id']}")
     assert wait_gone(new_pid)

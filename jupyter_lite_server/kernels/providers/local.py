@@ -18,7 +18,7 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from jupyter_client.ioloop import AsyncIOLoopKernelManager
+from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_core.paths import jupyter_runtime_dir
 
@@ -29,11 +29,13 @@ log = logging.getLogger("jls.kernels")
 STDERR_TAIL_LINES = 40
 
 
-class _FastShutdownKernelManager(AsyncIOLoopKernelManager):
+class _FastShutdownKernelManager(AsyncKernelManager):
     """jupyter_client's manager, polling for process exit every 10 ms instead of 100 ms.
 
     Same shutdown steps; a kernel that exits promptly after ``shutdown_request``
-    is noticed sooner, which is most of what a DELETE costs.
+    is noticed sooner. The plain AsyncKernelManager has no restarter of its
+    own: deaths are the MappingKernelManager's business, so that a dead kernel
+    is never restarted twice by two watchers.
     """
 
     async def _async_finish_shutdown(

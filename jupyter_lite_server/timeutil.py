@@ -1,0 +1,13 @@
+"""UTC timestamps in the ISO form jupyter_server writes (``...Z``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def isoformat(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
