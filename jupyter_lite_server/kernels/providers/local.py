@@ -18,8 +18,8 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
 
 from .base import KernelStartError, LaunchedKernel, LaunchRequest
