@@ -10,13 +10,14 @@ be understood are logged and dropped; the kernel is never affected.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import struct
 import uuid
 from functools import partial
 
 from tornado import web
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketHandler
 
 from ..web.base import CorsMixin
 from . import wire
@@ -28,6 +29,8 @@ log = logging.getLogger("jls.kernels")
 class KernelChannelsHandler(CorsMixin, WebSocketHandler):
     protocol = "json"
     _held: list[wire.ClientMessage]
+    _outgoing: list[bytes]
+    _flush_scheduled = False
 
     @property
     def kernel_manager(self) -> MappingKernelManager:
@@ -75,12 +78,15 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
                 stale.close(1000, "Replaced by a new connection with the same session")
                 stale.release()
         self._held = []
+        self._outgoing = []
         identity = uuid.uuid4().hex.encode()
         self.streams = {}
         for channel in wire.CLIENT_CHANNELS:
-            stream = self.kernel.connect(channel, identity if channel != "control" else None)
-            stream.on_recv(partial(self._on_kernel_reply, channel))
-            self.streams[channel] = stream
+            self.streams[channel] = self.kernel.connect(
+                channel,
+                partial(self._on_kernel_reply, channel),
+                identity if channel != "control" else None,
+            )
         self.kernel.clients.add(self)
         try:
             await self.kernel.wait_ready(self.kernel_manager.kernel_start_timeout)
@@ -115,7 +121,7 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
         stream = self.streams.get(msg.channel)
         if stream is None or stream.closed():
             return
-        stream.send_multipart(wire.to_zmq(msg.parts, self.kernel.signer))
+        stream.send(wire.to_zmq(msg.parts, self.kernel.signer))
         self.kernel_manager._touch()
 
     async def _release_held(self) -> None:
@@ -141,11 +147,52 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
         else:
             self.write_frame(*wire.to_ws_json(msg, channel))
 
-    def write_frame(self, payload: bytes, binary: bool) -> None:
+    def write_frame(self, chunks: list[bytes], binary: bool) -> None:
+        """Queue one websocket message (given as chunks); all queued in this loop
+        iteration go out together.
+
+        Frames are written to the stream directly (no per-message Future or
+        Task as tornado's write_message makes), and the frames of a burst of
+        kernel messages share one send() call. Compression is never
+        negotiated here, so frames are plain.
+        """
         if self.ws_connection is None or self.ws_connection.is_closing():
             return
-        with contextlib.suppress(WebSocketClosedError):
-            self.write_message(payload, binary=binary)
+        length = sum(map(len, chunks))
+        opcode = 0x82 if binary else 0x81
+        if length < 126:
+            header = bytes((opcode, length))
+        elif length < 65536:
+            header = struct.pack("!BBH", opcode, 126, length)
+        else:
+            header = struct.pack("!BBQ", opcode, 127, length)
+        self._outgoing.append(header)
+        self._outgoing.extend(chunks)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        chunks, self._outgoing = self._outgoing, []
+        connection = self.ws_connection
+        if connection is None or connection.is_closing() or not chunks:
+            return
+        stream = connection.stream
+        small: list[bytes] = []
+        try:
+            for chunk in chunks:
+                if len(chunk) < 65536:
+                    small.append(chunk)
+                    continue
+                if small:  # keep order; big payloads are handed over without a copy
+                    stream.write(b"".join(small))
+                    small = []
+                stream.write(chunk)
+            if small:
+                stream.write(b"".join(small))
+        except StreamClosedError:
+            pass
 
     def release(self) -> None:
         """Stop exchanging messages with the kernel and release our sockets."""
@@ -153,8 +200,7 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
         if kernel is not None:
             kernel.clients.discard(self)
         for stream in getattr(self, "streams", {}).values():
-            if not stream.closed():
-                stream.close(linger=0)
+            stream.close()
         self.streams = {}
 
     def close_for_kernel_shutdown(self) -> None:

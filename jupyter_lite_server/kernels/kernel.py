@@ -23,11 +23,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import zmq
-from zmq.eventloop.zmqstream import ZMQStream
 
 from ..timeutil import isoformat, utcnow
 from . import wire
 from .providers.base import KernelStartError, LaunchedKernel
+from .zmqio import ZMQChannel, open_channel
 
 log = logging.getLogger("jls.kernels")
 
@@ -39,7 +39,7 @@ class ChannelClient(Protocol):
 
     protocol: str  # "json" or "v1"
 
-    def write_frame(self, payload: bytes, binary: bool) -> None: ...
+    def write_frame(self, chunks: list[bytes], binary: bool) -> None: ...
 
 
 class ManagedKernel:
@@ -57,8 +57,9 @@ class ManagedKernel:
         self.kernel_info: dict[str, Any] | None = None
         self.session_id = uuid.uuid4().hex  # the server's own session, for its requests
         self.closing = False
+        self.start_request_waiting = False  # a start request is waiting for readiness
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._iopub: ZMQStream | None = None
+        self._iopub: ZMQChannel | None = None
         self._iopub_seen = asyncio.Event()
         self._ready_task: asyncio.Task | None = None
         self.on_activity: Callable[[], None] | None = None
@@ -83,24 +84,18 @@ class ManagedKernel:
             return f"ipc://{info['ip']}-{port}"
         return f"tcp://{info['ip']}:{port}"
 
-    def connect(self, channel: str, identity: bytes | None = None) -> ZMQStream:
-        """A new DEALER stream to ``channel`` (shell, control or stdin)."""
-        socket = zmq.Context.instance().socket(SOCKET_TYPES[channel])
-        socket.linger = 0
-        if identity:
-            socket.identity = identity
-        socket.connect(self._url(channel))
-        return ZMQStream(socket)
+    def connect(
+        self,
+        channel: str,
+        on_message: Callable[[list[bytes]], None] | None = None,
+        identity: bytes | None = None,
+    ) -> ZMQChannel:
+        """A new DEALER socket to ``channel`` (shell, control or stdin)."""
+        return open_channel(self._url(channel), SOCKET_TYPES[channel], on_message, identity)
 
     def start_watching(self) -> None:
         """Subscribe to iopub now, before any client can attach."""
-        socket = zmq.Context.instance().socket(zmq.SUB)
-        socket.linger = 0
-        socket.rcvhwm = 0  # queue here rather than let the kernel's PUB drop output
-        socket.setsockopt(zmq.SUBSCRIBE, b"")
-        socket.connect(self._url("iopub"))
-        self._iopub = ZMQStream(socket)
-        self._iopub.on_recv(self._on_iopub)
+        self._iopub = open_channel(self._url("iopub"), zmq.SUB, self._on_iopub, subscribe=True)
 
     def _on_iopub(self, frames: list[bytes]) -> None:
         try:
@@ -123,7 +118,7 @@ class ManagedKernel:
         """Send one message to every attached client, serialised once per protocol."""
         if not self.clients:
             return
-        frames: dict[str, tuple[bytes, bool]] = {}
+        frames: dict[str, tuple[list[bytes], bool]] = {}
         for client in tuple(self.clients):
             frame = frames.get(client.protocol)
             if frame is None:
@@ -178,7 +173,6 @@ class ManagedKernel:
         first request could be lost to the subscription race.
         """
         ready = self._ready
-        shell = self.connect("shell", identity=self.session_id.encode())
         replies: asyncio.Queue[dict] = asyncio.Queue()
 
         def on_reply(frames: list[bytes]) -> None:
@@ -189,7 +183,7 @@ class ManagedKernel:
             if msg.msg_type == "kernel_info_reply":
                 replies.put_nowait(msg.content())
 
-        shell.on_recv(on_reply)
+        shell = self.connect("shell", on_reply, identity=self.session_id.encode())
         deadline = time.monotonic() + timeout
         interval = 0.05
         try:
@@ -205,7 +199,7 @@ class ManagedKernel:
                     "version": "5.3",
                 }
                 parts = wire.build_parts(header, {}, {}, {})
-                shell.send_multipart(wire.to_zmq(parts, self.signer))
+                shell.send(wire.to_zmq(parts, self.signer))
                 try:
                     info = await asyncio.wait_for(replies.get(), interval)
                     await asyncio.wait_for(self._iopub_seen.wait(), interval)
@@ -213,10 +207,10 @@ class ManagedKernel:
                     interval = min(interval * 2, 1.0)
                     continue
                 self.kernel_info = info
-                if self.execution_state in ("starting", "restarting"):
-                    # Its own busy/idle may have gone out before our subscription
-                    # was back; a kernel that just answered kernel_info is idle.
-                    self.execution_state = "idle"
+                # Only our kernel_info requests have run (clients' messages are held
+                # until now): the kernel is idle, whether or not the status messages
+                # of those requests reached our subscription.
+                self.execution_state = "idle"
                 if not ready.done():
                     ready.set_result(None)
                 return
@@ -230,7 +224,7 @@ class ManagedKernel:
                 ready.set_exception(exc)
                 ready.exception()  # mark retrieved; waiters still see it
         finally:
-            shell.close(linger=0)
+            shell.close()
 
     def _died_message(self) -> str:
         detail = self.launched.failure_details()
@@ -243,5 +237,5 @@ class ManagedKernel:
         if self._ready_task is not None:
             self._ready_task.cancel()
         if self._iopub is not None:
-            self._iopub.close(linger=0)
+            self._iopub.close()
             self._iopub = None

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, Float, Int, Unicode, default
+from traitlets import Bool, Enum, Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .finder import KernelFinder, NoSuchKernel
@@ -45,11 +45,14 @@ class MappingKernelManager(LoggingConfigurable):
     kernel_start_timeout = Float(
         60.0, help="Seconds a kernel may take to answer kernel_info after launch."
     ).tag(config=True)
-    start_grace_period = Float(
-        0.1,
-        help="Seconds a start request waits for the kernel to be ready before answering. "
-        "A kernel that dies within it fails the request with its stderr; one that dies "
-        "later is reported to its clients as dead and removed.",
+    wait_for_ready = Enum(
+        ["first", "always", "never"],
+        "first",
+        help="When a start request answers. 'first': wait until the kernel is ready while its "
+        "kernel type has not yet started successfully in this server (and again after one of "
+        "its kernels failed at start-up), so a broken kernel is reported with its stderr; "
+        "otherwise answer as soon as the process is launched. 'always': always wait. "
+        "'never': never wait (start-up failures then reach clients as a dead kernel).",
     ).tag(config=True)
     autorestart = Bool(True, help="Restart kernels that die unexpectedly.").tag(config=True)
     restart_limit = Int(5, help="Deaths within restart_window after which a kernel is dead.").tag(
@@ -78,6 +81,7 @@ class MappingKernelManager(LoggingConfigurable):
         self._busy: set[str] = set()  # kernels in a restart or shutdown
         self._watcher: asyncio.Task | None = None
         self._background: set[asyncio.Future] = set()
+        self._proven: set[str] = set()  # kernel types that have started successfully
         self.last_activity = utcnow()
 
     @property
@@ -115,7 +119,7 @@ class MappingKernelManager(LoggingConfigurable):
     async def start_kernel(
         self, name: str | None = None, cwd: str | None = None, env: dict[str, str] | None = None
     ) -> str:
-        """Launch a kernel; return its id once it is ready or past the grace period."""
+        """Launch a kernel; return its id (once it is ready, when ``wait_for_ready`` says so)."""
         name = name or self.default_kernel_name
         kernel_id = str(uuid.uuid4())
         request = LaunchRequest(kernel_id=kernel_id, cwd=cwd or self.root_dir, env=env or {})
@@ -128,19 +132,33 @@ class MappingKernelManager(LoggingConfigurable):
         kernel.start_watching()
         ready = kernel.begin_ready_check(self.kernel_start_timeout)
         self.log.info("Kernel started: %s (%s) %s", kernel_id, found.name, launched.describe())
-        done, _ = await asyncio.wait({ready}, timeout=self.start_grace_period)
-        if done and ready.exception() is not None:
-            await self._discard(kernel, ready.exception())
-            raise ready.exception()
-        if not done:
-            ready.add_done_callback(lambda f: self._late_start_failure(kernel, f))
+        ready.add_done_callback(lambda f: self._on_ready(kernel, f))
         self._ensure_watcher()
         self._touch()
+        mode = self.wait_for_ready
+        if mode == "always" or (mode == "first" and found.name not in self._proven):
+            kernel.start_request_waiting = True
+            try:
+                await asyncio.shield(ready)
+            except Exception:
+                await self._discard(kernel, ready.exception())
+                raise
+            finally:
+                kernel.start_request_waiting = False
         return kernel_id
 
-    def _late_start_failure(self, kernel: ManagedKernel, ready: asyncio.Future) -> None:
-        if ready.cancelled() or ready.exception() is None or kernel.id not in self._kernels:
+    def _on_ready(self, kernel: ManagedKernel, ready: asyncio.Future) -> None:
+        if ready.cancelled():
             return
+        if ready.exception() is None:
+            self._proven.add(kernel.name)
+            return
+        self._proven.discard(kernel.name)  # make the next start of this type prove itself
+        if kernel.id in self._kernels and not kernel.closing and not kernel.start_request_waiting:
+            self._late_start_failure(kernel, ready)
+
+    def _late_start_failure(self, kernel: ManagedKernel, ready: asyncio.Future) -> None:
+        """A kernel whose start request already answered failed to become ready."""
         self.log.error("%s", ready.exception())
         kernel.broadcast_status("dead")
         task = asyncio.ensure_future(self._discard(kernel, ready.exception()))
@@ -149,6 +167,8 @@ class MappingKernelManager(LoggingConfigurable):
 
     async def _discard(self, kernel: ManagedKernel, reason: BaseException) -> None:
         """Remove a kernel that failed: nothing of it may stay running."""
+        if kernel.closing and kernel.id not in self._kernels:
+            return
         self._kernels.pop(kernel.id, None)
         kernel.closing = True
         kernel.close_streams()

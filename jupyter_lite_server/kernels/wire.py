@@ -119,42 +119,43 @@ def build_parts(header: dict, parent: dict, metadata: dict, content: dict) -> li
 # --- towards the websocket client -------------------------------------------
 
 
-def to_ws_json(msg: KernelMessage, channel: str) -> tuple[bytes, bool]:
-    """Serialise for the default protocol. Returns (payload, is_binary)."""
-    header = msg.parts[0]
-    body = b"".join(
-        (
-            b'{"header":',
-            header,
-            b',"msg_id":',
-            _dumps(msg.header.get("msg_id", "")),
-            b',"msg_type":',
-            _dumps(msg.header.get("msg_type", "")),
-            b',"parent_header":',
-            msg.parts[1],
-            b',"metadata":',
-            msg.parts[2],
-            b',"content":',
-            msg.parts[3],
-            b',"buffers":[],"channel":"',
-            channel.encode(),
-            b'"}',
-        )
-    )
+def to_ws_json(msg: KernelMessage, channel: str) -> tuple[list[bytes], bool]:
+    """Serialise for the default protocol: (chunks of one frame, is_binary).
+
+    The frame is returned as chunks so that a large content part is written
+    to the socket as is, never copied into a joined buffer.
+    """
+    body = [
+        b'{"header":',
+        msg.parts[0],
+        b',"msg_id":',
+        _dumps(msg.header.get("msg_id", "")),
+        b',"msg_type":',
+        _dumps(msg.header.get("msg_type", "")),
+        b',"parent_header":',
+        msg.parts[1],
+        b',"metadata":',
+        msg.parts[2],
+        b',"content":',
+        msg.parts[3],
+        b',"buffers":[],"channel":"',
+        channel.encode(),
+        b'"}',
+    ]
     buffers = msg.parts[4:]
     if not buffers:
         return body, False
-    chunks = [body, *buffers]
-    count = len(chunks)
+    lengths = [sum(map(len, body)), *map(len, buffers)]
+    count = len(lengths)
     offsets = [4 * (count + 1)]
-    for chunk in chunks[:-1]:
-        offsets.append(offsets[-1] + len(chunk))
+    for length in lengths[:-1]:
+        offsets.append(offsets[-1] + length)
     prefix = struct.pack(f"!{count + 1}I", count, *offsets)
-    return prefix + b"".join(chunks), True
+    return [prefix, *body, *buffers], True
 
 
-def to_ws_v1(parts: list[bytes], channel: str) -> bytes:
-    """Serialise for the v1 subprotocol (always a binary frame)."""
+def to_ws_v1(parts: list[bytes], channel: str) -> list[bytes]:
+    """Serialise for the v1 subprotocol (a binary frame), as chunks."""
     channel_bytes = channel.encode()
     count = len(parts) + 2
     offsets = [8 * (count + 1)]
@@ -162,7 +163,7 @@ def to_ws_v1(parts: list[bytes], channel: str) -> bytes:
     for part in parts:
         offsets.append(offsets[-1] + len(part))
     prefix = struct.pack(f"<{count + 1}Q", count, *offsets)
-    return b"".join((prefix, channel_bytes, *parts))
+    return [prefix + channel_bytes, *parts]
 
 
 # --- from the websocket client ---------------------------------------------

@@ -178,3 +178,65 @@ def test_kernel_that_fails_to_start_is_500_with_stderr_and_leaves_nothing(
     assert expected in r.json()["message"]
     assert api.get("api/kernels").json() == []
     assert child_pids(broken_spec_server.proc.pid) == []
+
+
+def test_first_start_of_a_type_waits_later_ones_answer_at_launch(api):
+    """jupyter_server-like fast POSTs once a kernel type is known to start."""
+    first = api.start_kernel()  # python3 was proven by earlier tests or proves itself now
+    second = api.start_kernel()
+    assert second["execution_state"] == "starting"
+    ch = api.channels(second["id"])  # messages are held until the kernel is ready
+    assert ch.execute("1+1")[0]["status"] == "ok"
+    ch.close()
+    for model in (first, second):
+        api.delete(f"api/kernels/{model['id']}")
+
+
+@pytest.fixture
+def flaky_spec_server(tmp_path):
+    """A kernelspec that works until a marker file appears, then dies at start."""
+    marker = tmp_path / "broken-now"
+    spec_dir = tmp_path / "data" / "kernels" / "flaky"
+    spec_dir.mkdir(parents=True)
+    launcher = (
+        "import os, sys\n"
+        f"if os.path.exists({str(marker)!r}):\n"
+        "    sys.stderr.write('flaky: my environment is gone\\n'); sys.exit(4)\n"
+        "from ipykernel import kernelapp\n"
+        "kernelapp.launch_new_instance(argv=['-f', sys.argv[1]])\n"
+    )
+    (spec_dir / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-c", launcher, "{connection_file}"],
+                "display_name": "Flaky",
+                "language": "python",
+            }
+        )
+    )
+    env = isolated_env(str(tmp_path))
+    env["JUPYTER_PATH"] = str(tmp_path / "data")
+    root = tmp_path / "root"
+    root.mkdir()
+    srv = start_server(str(root), str(tmp_path), env=env)
+    yield srv, marker
+    srv.stop()
+
+
+def test_type_that_breaks_after_being_proven_is_reported(flaky_spec_server):
+    srv, marker = flaky_spec_server
+    api = srv.api()
+    ok = api.start_kernel("flaky")
+    assert ok["execution_state"] == "idle"  # the first start waited for readiness
+    marker.write_text("")
+    late = api.start_kernel("flaky")  # proven type: answered at launch, then it dies
+    ch = api.channels(late["id"])
+    dead = ch.wait_for(
+        lambda m: m["header"]["msg_type"] == "status" and m["content"]["execution_state"] == "dead",
+        timeout=30,
+    )
+    assert dead
+    r = api.post("api/kernels", json={"name": "flaky"})  # must prove itself again
+    assert r.status_code == 500 and "my environment is gone" in r.json()["message"]
+    assert [k["id"] for k in api.get("api/kernels").json()] == [ok["id"]]
+    assert "my environment is gone" in srv.log_text()

@@ -1,0 +1,81 @@
+"""A lean bridge between ZMQ sockets and the asyncio event loop.
+
+A ZMQ socket's file descriptor is edge-triggered and only says "something may
+have changed": on every wake-up we drain all complete messages while
+``EVENTS`` reports POLLIN, and after every send we look again, because a
+send can consume the edge that announced incoming messages. Sends never
+block the loop: our sockets have no send high-water mark, so a message is
+queued in ZMQ (towards a peer that may still be starting) rather than
+refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import zmq
+
+_POLLIN = zmq.POLLIN
+_EVENTS = zmq.EVENTS
+_NOBLOCK = zmq.NOBLOCK
+
+
+class ZMQChannel:
+    """One ZMQ socket, read from the event loop; ``on_message`` gets each multipart message."""
+
+    def __init__(self, socket: zmq.Socket, on_message: Callable[[list[bytes]], None] | None = None):
+        self.socket = socket
+        self.on_message = on_message
+        self._loop = asyncio.get_running_loop()
+        self._fd = socket.getsockopt(zmq.FD)
+        self._closed = False
+        self._loop.add_reader(self._fd, self._drain)
+        self._loop.call_soon(self._drain)  # messages may already be waiting: no edge for them
+
+    def _drain(self) -> None:
+        socket = self.socket
+        while not self._closed and socket.getsockopt(_EVENTS) & _POLLIN:
+            try:
+                frames = socket.recv_multipart(_NOBLOCK)
+            except zmq.Again:
+                break
+            if self.on_message is not None:
+                self.on_message(frames)
+
+    def send(self, frames: list[bytes]) -> None:
+        if self._closed:
+            return
+        self.socket.send_multipart(frames)
+        if self.socket.getsockopt(_EVENTS) & _POLLIN:
+            self._loop.call_soon(self._drain)
+
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._loop.remove_reader(self._fd)
+        self.socket.close(linger=0)
+
+
+def open_channel(
+    url: str,
+    socket_type: int,
+    on_message: Callable[[list[bytes]], None] | None = None,
+    identity: bytes | None = None,
+    subscribe: bool = False,
+) -> ZMQChannel:
+    """A connected socket of ``socket_type`` wrapped for the event loop."""
+    socket = zmq.Context.instance().socket(socket_type)
+    socket.linger = 0
+    socket.sndhwm = 0
+    socket.rcvhwm = 0  # queue here rather than let the kernel's PUB drop output
+    if identity:
+        socket.identity = identity
+    if subscribe:
+        socket.setsockopt(zmq.SUBSCRIBE, b"")
+    socket.connect(url)
+    return ZMQChannel(socket, on_message)
