@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from traitlets import Unicode
 from traitlets.config import LoggingConfigurable
 
 from ..contents.manager import ContentsManager, NotFound
 from ..kernels.manager import MappingKernelManager, UnknownKernel
+
+if TYPE_CHECKING:
+    import sqlite3
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS session (
     session_id TEXT PRIMARY KEY,
@@ -66,6 +68,8 @@ class SessionManager(LoggingConfigurable):
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
+            import sqlite3  # loaded with the first session, or at start for a database file
+
             try:
                 connection = sqlite3.connect(self.database_filepath, check_same_thread=False)
                 connection.execute(SCHEMA)
@@ -92,8 +96,12 @@ class SessionManager(LoggingConfigurable):
         return [dict(zip(COLUMNS, row, strict=False)) for row in rows]
 
     async def open(self) -> None:
-        """Open (and check) the database now, so a bad file fails at start-up."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._connect)
+        """Open (and check) a database file now, so a bad file fails at start-up.
+
+        An in-memory database is created with the first session instead.
+        """
+        if self.database_filepath != ":memory:":
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._connect)
 
     def close(self) -> None:
         if self._connection is not None:
