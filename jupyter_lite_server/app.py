@@ -23,7 +23,7 @@ from . import __version__
 from .auth.identity import TokenIdentityProvider
 from .contents.manager import ContentsManager, NotFound
 from .kernels.finder import KernelFinder
-from .kernels.manager import MappingKernelManager
+from .kernels.manager import MappingKernelManager, PoolConfigError
 from .sessions.manager import SessionError, SessionManager
 from .web.base import ApiError, NotFoundHandler
 from .web.logging import configure_logging, log_request
@@ -39,6 +39,9 @@ ALIASES = {
     "allow-origin-pat": "ServerApp.allow_origin_pat",
     "config": "ServerApp.config_file",
     "sessions-db": "SessionManager.database_filepath",
+    "cull-idle-timeout": "MappingKernelManager.cull_idle_timeout",
+    "pool-size": "MappingKernelManager.pool_size",
+    "cull-interval": "MappingKernelManager.cull_interval",
     "log-level": "Application.log_level",
 }
 FLAGS = {
@@ -49,6 +52,14 @@ FLAGS = {
     "allow-hidden": (
         {"ContentsManager": {"allow_hidden": True}},
         "List and serve hidden (dot) files.",
+    ),
+    "cull-connected": (
+        {"MappingKernelManager": {"cull_connected": True}},
+        "Cull idle kernels even when clients are connected.",
+    ),
+    "cull-busy": (
+        {"MappingKernelManager": {"cull_busy": True}},
+        "Cull kernels even when their last state was busy.",
     ),
     "allow-credentials": (
         {"ServerApp": {"allow_credentials": True}},
@@ -199,6 +210,7 @@ class ServerApp(Application):
 
     async def _serve(self) -> None:
         await self.session_manager.open()
+        await self.kernel_manager.start_pool()
         sockets = self.bind()
         server = httpserver.HTTPServer(self.web_app, xheaders=True, max_body_size=1 << 30)
         server.add_sockets(sockets)
@@ -225,7 +237,7 @@ class ServerApp(Application):
     def start(self) -> None:
         try:
             asyncio.run(self._serve())
-        except SessionError as exc:
+        except (SessionError, PoolConfigError) as exc:
             self.log.critical("%s", exc)
             sys.exit(1)
         except OSError as exc:

@@ -31,3 +31,12 @@ def api(server):
 @pytest.fixture
 def jupyter_env(workdir):
     return isolated_env(workdir)
+
+
+@pytest.fixture(scope="module")
+def kernel(server):
+    """One real kernel shared by the tests of a module."""
+    api = server.api()
+    model = api.start_kernel()
+    yield model
+    api.delete(f"api/kernels/{model['id']}")

@@ -235,7 +235,10 @@ class KernelChannel:
         if self.backlog:
             return self.backlog.pop(0)
         self.ws.settimeout(timeout)
-        opcode, data = self.ws.recv_data()
+        try:
+            opcode, data = self.ws.recv_data()
+        except websocket.WebSocketTimeoutException as exc:
+            raise TimeoutError(f"nothing received within {timeout:.1f} s") from exc
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
             raise ConnectionError(f"websocket closed by server ({code})")

@@ -22,6 +22,7 @@ from tornado.websocket import WebSocketHandler
 from ..web.base import CorsMixin
 from . import wire
 from .manager import MappingKernelManager, UnknownKernel
+from .parking import dropped_notice
 
 log = logging.getLogger("jls.kernels")
 
@@ -70,24 +71,30 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
         self._parse = wire.from_ws_v1 if self.protocol == "v1" else wire.from_ws_json
         if self.session_id:
             for stale in [c for c in self.kernel.clients if c.session_id == self.session_id]:
-                log.info(
-                    "Kernel %s: session %s reconnected; closing its old websocket",
-                    kernel_id,
-                    self.session_id,
-                )
+                log.info("Kernel %s: session %s reconnected; closing its old websocket",
+                         kernel_id, self.session_id)  # fmt: skip
                 stale.close(1000, "Replaced by a new connection with the same session")
-                stale.release()
+                stale.release(park=False)
+        parked = self.kernel.unpark(self.session_id) if self.session_id else None
         self._held = []
         self._outgoing = []
-        identity = uuid.uuid4().hex.encode()
-        self.streams = {}
-        for channel in wire.CLIENT_CHANNELS:
-            self.streams[channel] = self.kernel.connect(
-                channel,
-                partial(self._on_kernel_reply, channel),
-                identity if channel != "control" else None,
-            )
+        if parked is not None:  # the same client is back: take its sockets over
+            self.streams = parked.streams
+            for channel, stream in self.streams.items():
+                stream.on_message = partial(self._on_kernel_reply, channel)
+        else:
+            identity = uuid.uuid4().hex.encode()
+            self.streams = {
+                channel: self.kernel.connect(
+                    channel,
+                    partial(self._on_kernel_reply, channel),
+                    identity if channel != "control" else None,
+                )
+                for channel in wire.CLIENT_CHANNELS
+            }
         self.kernel.clients.add(self)
+        if parked is not None:
+            self._replay(parked)
         try:
             await self.kernel.wait_ready(self.kernel_manager.kernel_start_timeout)
         except (Exception, asyncio.CancelledError) as exc:
@@ -122,6 +129,7 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
         if stream is None or stream.closed():
             return
         stream.send(wire.to_zmq(msg.parts, self.kernel.signer))
+        self.kernel.touch()
         self.kernel_manager._touch()
 
     async def _release_held(self) -> None:
@@ -142,10 +150,24 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
         except wire.WireError as exc:
             log.warning("Kernel %s: dropped a %s message: %s", self.kernel.id, channel, exc)
             return
+        self._send_to_client(msg, channel)
+
+    def _send_to_client(self, msg: wire.KernelMessage, channel: str) -> None:
         if self.protocol == "v1":
             self.write_frame(wire.to_ws_v1(msg.parts, channel), True)
         else:
             self.write_frame(*wire.to_ws_json(msg, channel))
+
+    def _replay(self, parked) -> None:
+        """What the kernel sent while this session was away, in order."""
+        log.info("Kernel %s: session %s is back; replaying %d message(s)%s",
+                 self.kernel.id, self.session_id, len(parked.messages),
+                 f", {parked.dropped} discarded" if parked.dropped else "")  # fmt: skip
+        if parked.dropped:
+            self._send_to_client(dropped_notice(parked, self.session_id), "iopub")
+        for msg, channel in parked.messages:
+            self._send_to_client(msg, channel)
+        parked.messages.clear()
 
     def write_frame(self, chunks: list[bytes], binary: bool) -> None:
         """Queue one websocket message (given as chunks); all queued in this loop
@@ -194,17 +216,37 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
         except StreamClosedError:
             pass
 
-    def release(self) -> None:
-        """Stop exchanging messages with the kernel and release our sockets."""
+    def release(self, park: bool = True) -> None:
+        """Stop exchanging messages with the kernel.
+
+        With ``park`` (a client that just went away), the sockets are kept under
+        the session id and what the kernel sends is buffered for its return;
+        otherwise they are closed.
+        """
         kernel = getattr(self, "kernel", None)
+        streams, self.streams = getattr(self, "streams", {}), {}
         if kernel is not None:
             kernel.clients.discard(self)
-        for stream in getattr(self, "streams", {}).values():
+        manager = self.kernel_manager
+        if (
+            park
+            and streams
+            and self.session_id
+            and kernel is not None
+            and not kernel.closing
+            and kernel.id in manager
+            and manager.replay_buffer_bytes > 0
+        ):
+            kernel.park(
+                self.session_id, streams, manager.replay_buffer_bytes,
+                manager.replay_buffer_timeout,
+            )  # fmt: skip
+            return
+        for stream in streams.values():
             stream.close()
-        self.streams = {}
 
     def close_for_kernel_shutdown(self) -> None:
-        self.release()
+        self.release(park=False)
         self.close(1000, "Kernel shut down")
 
     def on_close(self) -> None:

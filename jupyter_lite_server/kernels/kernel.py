@@ -26,6 +26,7 @@ import zmq
 
 from ..timeutil import isoformat, utcnow
 from . import wire
+from .parking import ParkedSession
 from .providers.base import KernelStartError, LaunchedKernel
 from .zmqio import ZMQChannel, open_channel
 
@@ -63,6 +64,11 @@ class ManagedKernel:
         self._iopub_seen = asyncio.Event()
         self._ready_task: asyncio.Task | None = None
         self.on_activity: Callable[[], None] | None = None
+        self.parked: dict[str, ParkedSession] = {}
+
+    def touch(self) -> None:
+        """A client spoke to the kernel: it is not idle (for culling)."""
+        self.last_activity = utcnow()
 
     # --- model ------------------------------------------------------------------
 
@@ -116,6 +122,8 @@ class ManagedKernel:
 
     def fan_out(self, msg: wire.KernelMessage, channel: str) -> None:
         """Send one message to every attached client, serialised once per protocol."""
+        for parked in self.parked.values():
+            parked.keep(msg, channel)
         if not self.clients:
             return
         frames: dict[str, tuple[list[bytes], bool]] = {}
@@ -161,6 +169,11 @@ class ManagedKernel:
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+
+    @property
+    def ready_future(self) -> asyncio.Future[None]:
+        """Resolves when the current readiness check succeeds (or fails)."""
+        return self._ready
 
     @property
     def is_ready(self) -> bool:
@@ -233,7 +246,33 @@ class ManagedKernel:
 
     # --- teardown ---------------------------------------------------------------
 
+    # --- disconnected clients -------------------------------------------------
+
+    def park(
+        self, session_id: str, streams: dict[str, ZMQChannel], limit_bytes: int, timeout: float
+    ) -> None:
+        """Keep a departed client's sockets and buffer what it misses."""
+        self.unpark(session_id, close=True)
+        parked = ParkedSession(session_id, streams, limit_bytes)
+        for channel, stream in streams.items():
+            stream.on_message = parked.on_stream(channel, self.signer)
+        parked.expiry = asyncio.get_running_loop().call_later(
+            timeout, self.unpark, session_id, True
+        )
+        self.parked[session_id] = parked
+
+    def unpark(self, session_id: str, close: bool = False) -> ParkedSession | None:
+        parked = self.parked.pop(session_id, None)
+        if parked is not None:
+            if parked.expiry is not None:
+                parked.expiry.cancel()
+            if close:
+                parked.close()
+        return parked
+
     def close_streams(self) -> None:
+        for session_id in list(self.parked):
+            self.unpark(session_id, close=True)
         if self._ready_task is not None:
             self._ready_task.cancel()
         if self._iopub is not None:

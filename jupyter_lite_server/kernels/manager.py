@@ -8,6 +8,7 @@ restarts them within bounds, and shuts them all down with the server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -15,17 +16,24 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, Enum, Float, Int, Unicode, default
+from traitlets import Bool, Dict, Enum, Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .finder import KernelFinder, NoSuchKernel
+from .pool import KernelPool, PoolConfigError, adapt, validate_pool
 
 if TYPE_CHECKING:
     from .kernel import ManagedKernel
 from ..timeutil import utcnow
 from .providers.base import KernelStartError, LaunchRequest
 
-__all__ = ["KernelStartError", "MappingKernelManager", "NoSuchKernel", "UnknownKernel"]
+__all__ = [
+    "KernelStartError",
+    "MappingKernelManager",
+    "NoSuchKernel",
+    "PoolConfigError",
+    "UnknownKernel",
+]
 
 
 class UnknownKernel(KeyError):
@@ -64,6 +72,30 @@ class MappingKernelManager(LoggingConfigurable):
     watch_interval = Float(1.0, help="Seconds between liveness checks of each kernel.").tag(
         config=True
     )
+    cull_idle_timeout = Float(
+        0.0,
+        help="Shut down kernels idle for longer than this many seconds (0: never). Idle "
+        "means no kernel output and no client message for that long.",
+    ).tag(config=True)
+    cull_interval = Float(300.0, help="Seconds between checks for idle kernels.").tag(config=True)
+    cull_connected = Bool(
+        False, help="Also cull idle kernels that still have websocket connections."
+    ).tag(config=True)
+    cull_busy = Bool(False, help="Also cull kernels whose last state was busy.").tag(config=True)
+    pool = Dict(
+        value_trait=Int(),
+        help="Kernels kept started and ready per kernel name, e.g. {'python3': 2}.",
+    ).tag(config=True)
+    pool_size = Int(0, help="Pool size for the default kernel (shorthand for pool).").tag(
+        config=True
+    )
+    replay_buffer_bytes = Int(
+        10 * 1024 * 1024,
+        help="Output kept per disconnected client session, replayed when it reconnects.",
+    ).tag(config=True)
+    replay_buffer_timeout = Float(
+        3600.0, help="Seconds a disconnected client's output is kept for it."
+    ).tag(config=True)
     shutdown_timeout = Float(
         10.0, help="Seconds a polite shutdown of all kernels may take before they are killed."
     ).tag(config=True)
@@ -82,6 +114,11 @@ class MappingKernelManager(LoggingConfigurable):
         self._watcher: asyncio.Task | None = None
         self._background: set[asyncio.Future] = set()
         self._proven: set[str] = set()  # kernel types that have started successfully
+        self._culler: asyncio.Task | None = None
+        self._pool: KernelPool | None = None
+        self._shutting_down = False
+        #: Called with a kernel id whenever a kernel leaves the map (shutdown, death, cull).
+        self.removal_listeners: list[Callable[[str], None]] = []
         self.last_activity = utcnow()
 
     @property
@@ -116,36 +153,125 @@ class MappingKernelManager(LoggingConfigurable):
 
     # --- lifecycle --------------------------------------------------------------
 
-    async def start_kernel(
-        self, name: str | None = None, cwd: str | None = None, env: dict[str, str] | None = None
-    ) -> str:
-        """Launch a kernel; return its id (once it is ready, when ``wait_for_ready`` says so)."""
-        name = name or self.default_kernel_name
-        kernel_id = str(uuid.uuid4())
-        request = LaunchRequest(kernel_id=kernel_id, cwd=cwd or self.root_dir, env=env or {})
+    async def _launch(self, name: str, cwd: str, env: dict[str, str]) -> ManagedKernel:
+        """Launch through the providers and begin the readiness check (not yet listed)."""
         from .kernel import ManagedKernel  # zmq is loaded with the first kernel, not at start
 
+        kernel_id = str(uuid.uuid4())
+        request = LaunchRequest(kernel_id=kernel_id, cwd=cwd, env=env)
         found, launched = await self.finder.launch(name, request)
         kernel = ManagedKernel(kernel_id, found.name, launched)
         kernel.on_activity = self._touch
-        self._kernels[kernel_id] = kernel
         kernel.start_watching()
         ready = kernel.begin_ready_check(self.kernel_start_timeout)
-        self.log.info("Kernel started: %s (%s) %s", kernel_id, found.name, launched.describe())
         ready.add_done_callback(lambda f: self._on_ready(kernel, f))
+        self.log.info("Kernel launched: %s (%s) %s", kernel_id, found.name, launched.describe())
         self._ensure_watcher()
+        return kernel
+
+    async def start_kernel(
+        self, name: str | None = None, cwd: str | None = None, env: dict[str, str] | None = None
+    ) -> str:
+        """Start (or take from the pool) a kernel; return its id.
+
+        A fresh kernel's request answers once it is ready when ``wait_for_ready`` says so.
+        """
+        name = name or self.default_kernel_name
+        cwd = cwd or self.root_dir
+        env = env or {}
+        pooled = await self._take_pooled(name, cwd, env)
+        if pooled is not None:
+            return pooled.id
+        kernel = await self._launch(name, cwd, env)
+        self._kernels[kernel.id] = kernel
         self._touch()
         mode = self.wait_for_ready
-        if mode == "always" or (mode == "first" and found.name not in self._proven):
+        if mode == "always" or (mode == "first" and kernel.name not in self._proven):
             kernel.start_request_waiting = True
             try:
-                await asyncio.shield(ready)
-            except Exception:
-                await self._discard(kernel, ready.exception())
+                await asyncio.shield(kernel.ready_future)
+            except Exception as exc:
+                await self._discard(kernel, exc)
                 raise
             finally:
                 kernel.start_request_waiting = False
-        return kernel_id
+        return kernel.id
+
+    # --- warm pool ---------------------------------------------------------------
+
+    async def start_pool(self) -> None:
+        """Check the pool configuration and fill it in the background."""
+        sizes = dict(self.pool)
+        if self.pool_size:
+            sizes[self.default_kernel_name] = self.pool_size
+        self._pool = KernelPool(validate_pool(sizes))
+        for name in self._pool.sizes:
+            try:
+                found = await self.finder.resolve(name)
+            except NoSuchKernel:
+                raise PoolConfigError(f"pool configured for unknown kernel {name!r}") from None
+            if found.kernel_type.spec.get("language") != "python":
+                raise PoolConfigError(
+                    f"kernel {name!r} cannot be pooled: only Python kernels can be moved to a "
+                    "request's directory and environment after start-up"
+                )
+            self.log.info("Keeping %d %s kernel(s) ready", self._pool.sizes[name], name)
+            self._refill(name)
+
+    async def _take_pooled(self, name: str, cwd: str, env: dict[str, str]) -> ManagedKernel | None:
+        kernel = self._pool.take(name) if self._pool is not None else None
+        if kernel is None:
+            return None
+        self._refill(name)
+        try:
+            await adapt(kernel, cwd, env, timeout=10)
+        except Exception as exc:
+            self.log.warning("Pooled kernel %s could not be adapted (%s); starting a fresh one",
+                             kernel.id, exc)  # fmt: skip
+            kernel.closing = True
+            kernel.close_streams()
+            await kernel.launched.shutdown(now=True)
+            return None
+        self._kernels[kernel.id] = kernel
+        kernel.last_activity = utcnow()
+        self._touch()
+        self.log.info("Kernel %s (%s) handed out from the pool", kernel.id, name)
+        return kernel
+
+    def _refill(self, name: str, delay: float = 0.0) -> None:
+        if self._pool is None or self._shutting_down:
+            return
+        for _ in range(max(0, self._pool.missing(name))):
+            self._pool.filling[name] += 1
+            task = asyncio.ensure_future(self._fill_one(name, delay))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _fill_one(self, name: str, delay: float) -> None:
+        assert self._pool is not None
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            kernel = await self._launch(name, self.root_dir, {})
+            try:
+                await kernel.ready_future
+            except Exception as exc:
+                kernel.closing = True
+                kernel.close_streams()
+                await kernel.launched.shutdown(now=True)
+                raise exc
+            if self._shutting_down:
+                kernel.closing = True
+                kernel.close_streams()
+                await kernel.launched.shutdown()
+                return
+            self._pool.kernels[name].append(kernel)
+        except Exception as exc:
+            self.log.error("Could not fill the %s pool: %s; retrying in 30 s", name, exc)
+            self._pool.filling[name] -= 1
+            self._refill(name, delay=30.0)
+            return
+        self._pool.filling[name] -= 1
 
     def _on_ready(self, kernel: ManagedKernel, ready: asyncio.Future) -> None:
         if ready.cancelled():
@@ -169,7 +295,7 @@ class MappingKernelManager(LoggingConfigurable):
         """Remove a kernel that failed: nothing of it may stay running."""
         if kernel.closing and kernel.id not in self._kernels:
             return
-        self._kernels.pop(kernel.id, None)
+        self._forget(kernel.id)
         kernel.closing = True
         kernel.close_streams()
         try:
@@ -177,6 +303,16 @@ class MappingKernelManager(LoggingConfigurable):
         except Exception:
             self.log.exception("Could not clean up failed kernel %s", kernel.id)
         self.log.warning("Kernel %s removed: %s", kernel.id, str(reason).splitlines()[0])
+
+    def _forget(self, kernel_id: str) -> None:
+        if self._kernels.pop(kernel_id, None) is None:
+            return
+        self._deaths.pop(kernel_id, None)
+        for listener in self.removal_listeners:
+            try:
+                listener(kernel_id)
+            except Exception:
+                self.log.exception("Kernel removal listener failed for %s", kernel_id)
 
     async def wait_ready(self, kernel_id: str, timeout: float | None = None) -> ManagedKernel:
         kernel = self.get(kernel_id)
@@ -214,8 +350,7 @@ class MappingKernelManager(LoggingConfigurable):
             await kernel.launched.shutdown(now=now)
         finally:
             self._busy.discard(kernel_id)
-            self._kernels.pop(kernel_id, None)
-            self._deaths.pop(kernel_id, None)
+            self._forget(kernel_id)
             kernel.close_streams()
             for client in tuple(kernel.clients):
                 client.close_for_kernel_shutdown()
@@ -223,9 +358,14 @@ class MappingKernelManager(LoggingConfigurable):
         self.log.info("Kernel shut down: %s", kernel_id)
 
     async def shutdown_all(self) -> None:
-        """Stop every kernel: politely in parallel, then by force for stragglers."""
-        if self._watcher is not None:
-            self._watcher.cancel()
+        """Stop every kernel, pooled ones too: politely in parallel, then by force."""
+        self._shutting_down = True
+        for task in (self._watcher, self._culler):
+            if task is not None:
+                task.cancel()
+        pooled = self._pool.all_kernels() if self._pool is not None else []
+        for kernel in pooled:
+            self._kernels[kernel.id] = kernel  # shut down like any other
         ids = list(self._kernels)
         if not ids:
             return
@@ -244,10 +384,34 @@ class MappingKernelManager(LoggingConfigurable):
     def _ensure_watcher(self) -> None:
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.ensure_future(self._watch())
+        if self.cull_idle_timeout > 0 and (self._culler is None or self._culler.done()):
+            self._culler = asyncio.ensure_future(self._cull())
+
+    async def _cull(self) -> None:
+        """Shut down idle kernels, with jupyter_server's rules for connected and busy ones."""
+        while self._kernels:
+            await asyncio.sleep(self.cull_interval)
+            now = utcnow()
+            for kernel in list(self._kernels.values()):
+                idle_for = (now - kernel.last_activity).total_seconds()
+                if (
+                    idle_for > self.cull_idle_timeout
+                    and (self.cull_busy or kernel.execution_state != "busy")
+                    and (self.cull_connected or not kernel.clients)
+                    and kernel.id not in self._busy
+                ):
+                    self.log.warning(
+                        "Culling kernel %s (%s): idle for %.0f s, %d connection(s), state %s",
+                        kernel.id, kernel.name, idle_for, len(kernel.clients),
+                        kernel.execution_state,
+                    )  # fmt: skip
+                    with contextlib.suppress(UnknownKernel):
+                        await self.shutdown_kernel(kernel.id)
 
     async def _watch(self) -> None:
-        while self._kernels:
+        while self._kernels or (self._pool is not None and self._pool.all_kernels()):
             await asyncio.sleep(self.watch_interval)
+            await self._watch_pool()
             candidates = [
                 k for k in self._kernels.values() if k.id not in self._busy and not k.closing
             ]
@@ -257,6 +421,19 @@ class MappingKernelManager(LoggingConfigurable):
             for kernel, is_alive in zip(candidates, alive, strict=True):
                 if is_alive is False and kernel.id in self._kernels and kernel.id not in self._busy:
                     await self._on_death(kernel)
+
+    async def _watch_pool(self) -> None:
+        """A pooled kernel that died is replaced, never handed out."""
+        if self._pool is None:
+            return
+        for kernel in self._pool.all_kernels():
+            if not await kernel.launched.is_alive():
+                self.log.warning("Pooled kernel %s died; replacing it", kernel.id)
+                self._pool.discard(kernel)
+                kernel.closing = True
+                kernel.close_streams()
+                await kernel.launched.shutdown(now=True)
+                self._refill(kernel.name)
 
     async def _on_death(self, kernel: ManagedKernel) -> None:
         deaths = self._deaths.setdefault(kernel.id, deque())

@@ -63,6 +63,18 @@ class SessionManager(LoggingConfigurable):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jls-sqlite")
         self._connection: sqlite3.Connection | None = None
         self._path_locks: dict[str, asyncio.Lock] = {}  # one create per path: no twin kernels
+        self._cleanups: set[asyncio.Future] = set()
+        kernel_manager.removal_listeners.append(self._on_kernel_removed)
+
+    def _on_kernel_removed(self, kernel_id: str) -> None:
+        """A kernel left (shut down, died, culled): its sessions go with it."""
+        if self._connection is None:
+            return  # no session was ever stored
+        task = asyncio.ensure_future(
+            self._db("DELETE FROM session WHERE kernel_id = ?", (kernel_id,))
+        )
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
 
     # --- database ---------------------------------------------------------------
 

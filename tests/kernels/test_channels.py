@@ -10,14 +10,6 @@ from jls_client import kernel_pid, stream_text
 PROTOCOLS = ["json", "v1"]
 
 
-@pytest.fixture(scope="module")
-def kernel(server):
-    api = server.api()
-    model = api.start_kernel()
-    yield model
-    api.delete(f"api/kernels/{model['id']}")
-
-
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_execute_streams_output_with_status_parented(api, kernel, protocol):
     ch = api.channels(kernel["id"], protocol)

@@ -6,14 +6,6 @@ from jls_client import stream_text
 PROTOCOLS = ["json", "v1"]
 
 
-@pytest.fixture(scope="module")
-def kernel(server):
-    api = server.api()
-    model = api.start_kernel()
-    yield model
-    api.delete(f"api/kernels/{model['id']}")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_20000_flushed_writes_all_delivered_in_order(api, kernel, protocol):

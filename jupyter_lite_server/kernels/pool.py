@@ -1,0 +1,140 @@
+"""A warm pool: kernels started ahead of demand, handed out already running.
+
+For each configured kernel name the pool keeps N kernels launched and ready,
+invisible in /api/kernels. A start request takes one and adapts it to the
+request with a silent ``execute_request``:
+
+* the working directory (``os.chdir``),
+* the request's environment variables (``os.environ.update``), among them
+  ``JPY_SESSION_NAME``, and ``__session__`` as ipykernel sets it at start-up.
+
+What a pooled kernel cannot change: anything the kernel computed from its
+environment or directory *before* it was handed out (modules already imported,
+``sys.path`` entries added at start-up from the directory, a kernelspec whose
+``argv`` depends on the request). Therefore only kernels whose spec says
+``language: python`` (the adaptation is Python code) can be pooled; a pool
+configured for any other kernel is refused at start-up with a clear error.
+If the adaptation fails, the pooled kernel is shut down and a fresh one is
+launched, so a request never gets a kernel in the wrong place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING
+
+from ..timeutil import isoformat, utcnow
+from . import wire
+
+if TYPE_CHECKING:
+    from .kernel import ManagedKernel
+
+log = logging.getLogger("jls.kernels")
+
+MAX_POOL_SIZE = 64
+
+
+class PoolConfigError(ValueError):
+    """The pool configuration cannot be honoured."""
+
+
+def validate_pool(pool: dict[str, int]) -> dict[str, int]:
+    for name, size in pool.items():
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise PoolConfigError(
+                f"pool size for {name!r} must be a whole number >= 0, not {size!r}"
+            )
+        if size > MAX_POOL_SIZE:
+            raise PoolConfigError(
+                f"pool size {size} for {name!r} is absurd (at most {MAX_POOL_SIZE}: each pooled "
+                "kernel is a running process)"
+            )
+    return {name: size for name, size in pool.items() if size > 0}
+
+
+def adaptation_code(cwd: str, env: dict[str, str]) -> str:
+    """Python that moves a pooled kernel to ``cwd`` and sets ``env``."""
+    lines = ["import os as _jls_os", f"_jls_os.chdir({json.dumps(cwd)})"]
+    if env:
+        lines.append(f"_jls_os.environ.update({json.dumps(env)})")
+    if "JPY_SESSION_NAME" in env:
+        lines.append(f"__session__ = {json.dumps(env['JPY_SESSION_NAME'])}")
+    lines.append("del _jls_os")
+    return "\n".join(lines)
+
+
+async def adapt(kernel: ManagedKernel, cwd: str, env: dict[str, str], timeout: float) -> None:
+    """Run the adaptation silently; raise if the kernel does not confirm it."""
+    replies: asyncio.Queue[wire.KernelMessage] = asyncio.Queue()
+
+    def on_reply(frames: list[bytes]) -> None:
+        with contextlib.suppress(wire.WireError):
+            replies.put_nowait(wire.parse_zmq(frames, kernel.signer))
+
+    shell = kernel.connect("shell", on_reply, identity=uuid.uuid4().hex.encode())
+    try:
+        msg_id = uuid.uuid4().hex
+        header = {
+            "msg_id": msg_id,
+            "msg_type": "execute_request",
+            "session": kernel.session_id,
+            "username": "jls",
+            "date": isoformat(utcnow()),
+            "version": "5.3",
+        }
+        content = {
+            "code": adaptation_code(cwd, env),
+            "silent": True,
+            "store_history": False,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        }
+        shell.send(wire.to_zmq(wire.build_parts(header, {}, {}, content), kernel.signer))
+        async with asyncio.timeout(timeout):
+            while True:
+                reply = await replies.get()
+                if reply.parent_header().get("msg_id") == msg_id:
+                    break
+        status = reply.content().get("status")
+        if status != "ok":
+            raise RuntimeError(f"adapting a pooled kernel failed: {reply.content()}")
+    finally:
+        shell.close()
+
+
+class KernelPool:
+    """Ready kernels per name, not yet handed out."""
+
+    def __init__(self, sizes: dict[str, int]) -> None:
+        self.sizes = sizes
+        self.kernels: dict[str, deque[ManagedKernel]] = {name: deque() for name in sizes}
+        self.filling: dict[str, int] = dict.fromkeys(sizes, 0)
+
+    def take(self, name: str) -> ManagedKernel | None:
+        """A ready pooled kernel of ``name``, if one is there."""
+        waiting = self.kernels.get(name)
+        if not waiting:
+            return None
+        for _ in range(len(waiting)):
+            kernel = waiting.popleft()
+            if kernel.is_ready:
+                return kernel
+            waiting.append(kernel)  # still starting: keep it for later
+        return None
+
+    def missing(self, name: str) -> int:
+        return self.sizes.get(name, 0) - len(self.kernels.get(name, ())) - self.filling.get(name, 0)
+
+    def all_kernels(self) -> list[ManagedKernel]:
+        return [k for waiting in self.kernels.values() for k in waiting]
+
+    def discard(self, kernel: ManagedKernel) -> None:
+        waiting = self.kernels.get(kernel.name)
+        if waiting and kernel in waiting:
+            waiting.remove(kernel)
