@@ -6,7 +6,10 @@
 
 jupyter_server must live in its own environment (it is never a dependency of
 this package): `python3 -m venv .venv-js && .venv-js/bin/pip install jupyter_server
-ipykernel`. iopub is compared with jupyter_server's rate limit off
+ipykernel`. Kernels inherit their server's interpreter, so for a like-for-like
+comparison install jls into that same venv (`.venv-js/bin/pip install --no-deps .`)
+and pass `--jls-python .venv-js/bin/python`: both servers then start the very
+same kernel. iopub is compared with jupyter_server's rate limit off
 (`--ZMQChannelsWebsocketConnection.limit_rate=False`), as the harness README
 says, because the stock limit drops output. Every figure in the table is a
 median over runs with both servers measured alternately in the same run.
@@ -68,7 +71,7 @@ TARGETS = [
 
 
 def run_jbench(args: argparse.Namespace, only: list[str], vs_extra: str, out: str) -> dict:
-    jls = f"{shlex.quote(sys.executable)} -m jupyter_lite_server serve --ip 127.0.0.1 " \
+    jls = f"{shlex.quote(args.jls_python)} -m jupyter_lite_server serve --ip 127.0.0.1 " \
           "--port {port} --port-retries 0 --token {token} --root {root}"  # fmt: skip
     reference = f"{shlex.quote(args.jupyter)} server {JS_COMMON} {vs_extra}".strip()
     cmd = [sys.executable, args.jbench, "--runs", str(args.runs), "--only", ",".join(only),
@@ -165,6 +168,13 @@ def main() -> None:
     parser.add_argument("--jupyter", required=True, help="the `jupyter` executable of a venv "
                         "with jupyter_server installed")  # fmt: skip
     parser.add_argument("--jbench", default=os.path.normpath(DEFAULT_JBENCH))
+    parser.add_argument(
+        "--jls-python",
+        default=sys.executable,
+        help="interpreter that runs jls; for a like-for-like run install jls into the "
+        "jupyter_server venv (pip install --no-deps .) and pass its python, so both servers "
+        "start the same kernel from the same environment",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default="cold_start,rest,kernel_start,execute,iopub,many_kernels")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))

@@ -20,7 +20,7 @@ from traitlets import Bool, Dict, Enum, Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .finder import KernelFinder, NoSuchKernel
-from .pool import KernelPool, PoolConfigError, adapt, validate_pool
+from .pool import PoolConfigError, PoolKeeper, validate_pool
 
 if TYPE_CHECKING:
     from .kernel import ManagedKernel
@@ -115,8 +115,7 @@ class MappingKernelManager(LoggingConfigurable):
         self._background: set[asyncio.Future] = set()
         self._proven: set[str] = set()  # kernel types that have started successfully
         self._culler: asyncio.Task | None = None
-        self._pool: KernelPool | None = None
-        self._shutting_down = False
+        self._pool: PoolKeeper | None = None
         #: Called with a kernel id whenever a kernel leaves the map (shutdown, death, cull).
         self.removal_listeners: list[Callable[[str], None]] = []
         self.last_activity = utcnow()
@@ -179,8 +178,10 @@ class MappingKernelManager(LoggingConfigurable):
         name = name or self.default_kernel_name
         cwd = cwd or self.root_dir
         env = env or {}
-        pooled = await self._take_pooled(name, cwd, env)
+        pooled = await self._pool.take(name, cwd, env) if self._pool is not None else None
         if pooled is not None:
+            self._kernels[pooled.id] = pooled
+            self._touch()
             return pooled.id
         kernel = await self._launch(name, cwd, env)
         self._kernels[kernel.id] = kernel
@@ -200,78 +201,16 @@ class MappingKernelManager(LoggingConfigurable):
     # --- warm pool ---------------------------------------------------------------
 
     async def start_pool(self) -> None:
-        """Check the pool configuration and fill it in the background."""
+        """Check the pool configuration (a clear error if it cannot work) and fill it."""
         sizes = dict(self.pool)
         if self.pool_size:
             sizes[self.default_kernel_name] = self.pool_size
-        self._pool = KernelPool(validate_pool(sizes))
-        for name in self._pool.sizes:
-            try:
-                found = await self.finder.resolve(name)
-            except NoSuchKernel:
-                raise PoolConfigError(f"pool configured for unknown kernel {name!r}") from None
-            if found.kernel_type.spec.get("language") != "python":
-                raise PoolConfigError(
-                    f"kernel {name!r} cannot be pooled: only Python kernels can be moved to a "
-                    "request's directory and environment after start-up"
-                )
-            self.log.info("Keeping %d %s kernel(s) ready", self._pool.sizes[name], name)
-            self._refill(name)
-
-    async def _take_pooled(self, name: str, cwd: str, env: dict[str, str]) -> ManagedKernel | None:
-        kernel = self._pool.take(name) if self._pool is not None else None
-        if kernel is None:
-            return None
-        self._refill(name)
-        try:
-            await adapt(kernel, cwd, env, timeout=10)
-        except Exception as exc:
-            self.log.warning("Pooled kernel %s could not be adapted (%s); starting a fresh one",
-                             kernel.id, exc)  # fmt: skip
-            kernel.closing = True
-            kernel.close_streams()
-            await kernel.launched.shutdown(now=True)
-            return None
-        self._kernels[kernel.id] = kernel
-        kernel.last_activity = utcnow()
-        self._touch()
-        self.log.info("Kernel %s (%s) handed out from the pool", kernel.id, name)
-        return kernel
-
-    def _refill(self, name: str, delay: float = 0.0) -> None:
-        if self._pool is None or self._shutting_down:
+        sizes = validate_pool(sizes)
+        if not sizes:
             return
-        for _ in range(max(0, self._pool.missing(name))):
-            self._pool.filling[name] += 1
-            task = asyncio.ensure_future(self._fill_one(name, delay))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    async def _fill_one(self, name: str, delay: float) -> None:
-        assert self._pool is not None
-        try:
-            if delay:
-                await asyncio.sleep(delay)
-            kernel = await self._launch(name, self.root_dir, {})
-            try:
-                await kernel.ready_future
-            except Exception as exc:
-                kernel.closing = True
-                kernel.close_streams()
-                await kernel.launched.shutdown(now=True)
-                raise exc
-            if self._shutting_down:
-                kernel.closing = True
-                kernel.close_streams()
-                await kernel.launched.shutdown()
-                return
-            self._pool.kernels[name].append(kernel)
-        except Exception as exc:
-            self.log.error("Could not fill the %s pool: %s; retrying in 30 s", name, exc)
-            self._pool.filling[name] -= 1
-            self._refill(name, delay=30.0)
-            return
-        self._pool.filling[name] -= 1
+        self._pool = PoolKeeper(sizes, self._launch, self.root_dir)
+        await self._pool.check(self.finder)
+        self._pool.fill()
 
     def _on_ready(self, kernel: ManagedKernel, ready: asyncio.Future) -> None:
         if ready.cancelled():
@@ -359,11 +298,10 @@ class MappingKernelManager(LoggingConfigurable):
 
     async def shutdown_all(self) -> None:
         """Stop every kernel, pooled ones too: politely in parallel, then by force."""
-        self._shutting_down = True
         for task in (self._watcher, self._culler):
             if task is not None:
                 task.cancel()
-        pooled = self._pool.all_kernels() if self._pool is not None else []
+        pooled = self._pool.stop() if self._pool is not None else []
         for kernel in pooled:
             self._kernels[kernel.id] = kernel  # shut down like any other
         ids = list(self._kernels)
@@ -409,9 +347,10 @@ class MappingKernelManager(LoggingConfigurable):
                         await self.shutdown_kernel(kernel.id)
 
     async def _watch(self) -> None:
-        while self._kernels or (self._pool is not None and self._pool.all_kernels()):
+        while self._kernels or (self._pool is not None and self._pool.pool.all_kernels()):
             await asyncio.sleep(self.watch_interval)
-            await self._watch_pool()
+            if self._pool is not None:
+                await self._pool.watch()
             candidates = [
                 k for k in self._kernels.values() if k.id not in self._busy and not k.closing
             ]
@@ -421,19 +360,6 @@ class MappingKernelManager(LoggingConfigurable):
             for kernel, is_alive in zip(candidates, alive, strict=True):
                 if is_alive is False and kernel.id in self._kernels and kernel.id not in self._busy:
                     await self._on_death(kernel)
-
-    async def _watch_pool(self) -> None:
-        """A pooled kernel that died is replaced, never handed out."""
-        if self._pool is None:
-            return
-        for kernel in self._pool.all_kernels():
-            if not await kernel.launched.is_alive():
-                self.log.warning("Pooled kernel %s died; replacing it", kernel.id)
-                self._pool.discard(kernel)
-                kernel.closing = True
-                kernel.close_streams()
-                await kernel.launched.shutdown(now=True)
-                self._refill(kernel.name)
 
     async def _on_death(self, kernel: ManagedKernel) -> None:
         deaths = self._deaths.setdefault(kernel.id, deque())

@@ -26,12 +26,15 @@ import json
 import logging
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ..timeutil import isoformat, utcnow
 from . import wire
+from .finder import NoSuchKernel
 
 if TYPE_CHECKING:
+    from .finder import KernelFinder
     from .kernel import ManagedKernel
 
 log = logging.getLogger("jls.kernels")
@@ -106,6 +109,120 @@ async def adapt(kernel: ManagedKernel, cwd: str, env: dict[str, str], timeout: f
             raise RuntimeError(f"adapting a pooled kernel failed: {reply.content()}")
     finally:
         shell.close()
+
+
+class PoolKeeper:
+    """Keeps the pool full: fills it in the background, hands kernels out, replaces the dead.
+
+    It launches through the manager's ``launch`` (the same path as any kernel),
+    and never delays a request: refills run as background tasks, and a type that
+    fails to start is retried after ``retry_delay`` seconds, not in a loop.
+    """
+
+    retry_delay = 30.0
+
+    def __init__(
+        self,
+        sizes: dict[str, int],
+        launch: Callable[[str, str, dict[str, str]], Awaitable[ManagedKernel]],
+        root_dir: str,
+    ) -> None:
+        self.pool = KernelPool(sizes)
+        self._launch = launch
+        self._root_dir = root_dir
+        self._tasks: set[asyncio.Future] = set()
+        self.stopping = False
+
+    async def check(self, finder: KernelFinder) -> None:
+        """Refuse kernels that cannot be pooled, with a reason a person can act on."""
+        for name in self.pool.sizes:
+            try:
+                found = await finder.resolve(name)
+            except NoSuchKernel:
+                raise PoolConfigError(f"pool configured for unknown kernel {name!r}") from None
+            if found.kernel_type.spec.get("language") != "python":
+                raise PoolConfigError(
+                    f"kernel {name!r} cannot be pooled: only Python kernels can be moved to a "
+                    "request's directory and environment after start-up"
+                )
+
+    def fill(self) -> None:
+        for name, size in self.pool.sizes.items():
+            log.info("Keeping %d %s kernel(s) ready", size, name)
+            self.refill(name)
+
+    async def take(self, name: str, cwd: str, env: dict[str, str]) -> ManagedKernel | None:
+        """A pooled kernel moved to ``cwd`` with ``env``, or None (then launch a fresh one)."""
+        kernel = self.pool.take(name)
+        if kernel is None:
+            return None
+        self.refill(name)
+        try:
+            await adapt(kernel, cwd, env, timeout=10)
+        except Exception as exc:
+            log.warning("Pooled kernel %s could not be adapted (%s); starting a fresh one",
+                        kernel.id, exc)  # fmt: skip
+            await _discard(kernel)
+            return None
+        kernel.last_activity = utcnow()
+        log.info("Kernel %s (%s) handed out from the pool", kernel.id, name)
+        return kernel
+
+    def refill(self, name: str, delay: float = 0.0) -> None:
+        if self.stopping:
+            return
+        for _ in range(max(0, self.pool.missing(name))):
+            self.pool.filling[name] += 1
+            task = asyncio.ensure_future(self._fill_one(name, delay))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _fill_one(self, name: str, delay: float) -> None:
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            kernel = await self._launch(name, self._root_dir, {})
+            try:
+                await kernel.ready_future
+            except Exception:
+                await _discard(kernel)
+                raise
+            if self.stopping:
+                await _discard(kernel)
+                return
+            self.pool.kernels[name].append(kernel)
+        except Exception as exc:
+            log.error("Could not fill the %s pool: %s; retrying in %.0f s",
+                      name, exc, self.retry_delay)  # fmt: skip
+            self.pool.filling[name] -= 1
+            self.refill(name, delay=self.retry_delay)
+            return
+        self.pool.filling[name] -= 1
+
+    async def watch(self) -> None:
+        """A pooled kernel that died is replaced, never handed out."""
+        for kernel in self.pool.all_kernels():
+            if not await kernel.launched.is_alive():
+                log.warning("Pooled kernel %s died; replacing it", kernel.id)
+                self.pool.discard(kernel)
+                await _discard(kernel)
+                self.refill(kernel.name)
+
+    def stop(self) -> list[ManagedKernel]:
+        """Stop refilling; the pooled kernels, for the caller to shut down."""
+        self.stopping = True
+        for task in self._tasks:
+            task.cancel()
+        kernels = self.pool.all_kernels()
+        for waiting in self.pool.kernels.values():
+            waiting.clear()
+        return kernels
+
+
+async def _discard(kernel: ManagedKernel) -> None:
+    kernel.closing = True
+    kernel.close_streams()
+    await kernel.launched.shutdown(now=True)
 
 
 class KernelPool:

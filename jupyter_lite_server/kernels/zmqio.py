@@ -71,6 +71,10 @@ def open_channel(
     """A connected socket of ``socket_type`` wrapped for the event loop."""
     socket = zmq.Context.instance().socket(socket_type)
     socket.linger = 0
+    # The kernel may not have bound its ports yet: retry soon (10 ms, backing off to
+    # 100 ms) rather than libzmq's fixed 100 ms, so a starting kernel is reached sooner.
+    socket.reconnect_ivl = 10
+    socket.reconnect_ivl_max = 100
     socket.sndhwm = 0
     socket.rcvhwm = 0  # queue here rather than let the kernel's PUB drop output
     if identity:

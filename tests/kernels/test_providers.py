@@ -1,6 +1,8 @@
 """Providers from entry points: a third-party provider installed as a distribution."""
 
+import json
 import os
+import sys
 import time
 
 import pytest
@@ -20,9 +22,20 @@ def install_test_distribution(site: str) -> None:
             "[jupyter_lite_server.kernel_providers]\n"
             "hello = hello_provider:HelloProvider\n"
             "broken = jls_broken_provider:DoesNotExist\n"
+            "[jupyter_client.kernel_provisioners]\n"
+            "marking-provisioner = jls_test_provisioner:MarkingProvisioner\n"
         )
     with open(os.path.join(site, "jls_broken_provider.py"), "w") as f:
         f.write("raise ImportError('this provider is broken on purpose')\n")
+    with open(os.path.join(site, "jls_test_provisioner.py"), "w") as f:
+        f.write(
+            "from jupyter_client.provisioning import LocalProvisioner\n"
+            "class MarkingProvisioner(LocalProvisioner):\n"
+            "    async def pre_launch(self, **kwargs):\n"
+            "        kwargs = await super().pre_launch(**kwargs)\n"
+            "        kwargs['env']['PROVISIONED_BY'] = 'marking-provisioner'\n"
+            "        return kwargs\n"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +44,20 @@ def provider_server(tmp_path_factory):
     site = os.path.join(base, "site")
     os.makedirs(site)
     install_test_distribution(site)
+    spec_dir = os.path.join(base, "data", "kernels", "provisioned")
+    os.makedirs(spec_dir)
+    with open(os.path.join(spec_dir, "kernel.json"), "w") as f:
+        json.dump(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Provisioned",
+                "language": "python",
+                "metadata": {"kernel_provisioner": {"provisioner_name": "marking-provisioner"}},
+            },
+            f,
+        )
     env = isolated_env(base)
+    env["JUPYTER_PATH"] = os.path.join(base, "data")
     env["PYTHONPATH"] = os.pathsep.join(
         [site, os.path.abspath(EXAMPLES), env.get("PYTHONPATH", "")]
     )
@@ -63,6 +89,16 @@ def test_third_party_kernel_runs_and_interrupts_by_message(provider_server):
     assert api.post(f"api/kernels/{model['id']}/interrupt").status_code == 204
     reply, _ = ch.collect(msg_id, timeout=10)
     assert reply["ename"] == "KeyboardInterrupt"
+    ch.close()
+    assert api.delete(f"api/kernels/{model['id']}").status_code == 204
+
+
+def test_kernelspec_provisioner_metadata_is_honoured(provider_server):
+    api = provider_server.api()
+    model = api.start_kernel("provisioned")
+    ch = api.channels(model["id"])
+    _, iopub = ch.execute("import os; print(os.environ.get('PROVISIONED_BY'))")
+    assert stream_text(iopub) == "marking-provisioner\n"
     ch.close()
     assert api.delete(f"api/kernels/{model['id']}").status_code == 204
 
