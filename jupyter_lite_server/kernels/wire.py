@@ -68,7 +68,9 @@ class Signer:
 class KernelMessage:
     """A message from a kernel: raw parts plus its parsed header."""
 
-    parts: list[bytes]  # header, parent_header, metadata, content, *buffers
+    #: header, parent_header, metadata, content, *buffers; a large part may be a
+    #: memoryview of the ZMQ frame it arrived in (never copied).
+    parts: list[bytes | memoryview]
     header: dict[str, Any]
 
     @property
@@ -76,10 +78,10 @@ class KernelMessage:
         return self.header.get("msg_type", "")
 
     def content(self) -> dict[str, Any]:
-        return json.loads(self.parts[3])
+        return json.loads(bytes(self.parts[3]))
 
     def parent_header(self) -> dict[str, Any]:
-        return json.loads(self.parts[1])
+        return json.loads(bytes(self.parts[1]))
 
 
 def parse_zmq(frames: list[bytes], signer: Signer) -> KernelMessage:
@@ -95,7 +97,7 @@ def parse_zmq(frames: list[bytes], signer: Signer) -> KernelMessage:
     if not signer.verify(signature, parts):
         raise WireError("invalid message signature")
     try:
-        header = json.loads(parts[0])
+        header = json.loads(bytes(parts[0]))
     except ValueError as exc:
         raise WireError("header is not JSON") from exc
     if not isinstance(header, dict):

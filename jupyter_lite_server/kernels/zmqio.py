@@ -20,11 +20,27 @@ _POLLIN = zmq.POLLIN
 _EVENTS = zmq.EVENTS
 _NOBLOCK = zmq.NOBLOCK
 
+#: Frames at least this large are not copied out of ZMQ: they stay memoryviews of the
+#: ZMQ message all the way to the websocket (a 50 MB output is never copied by us).
+ZERO_COPY_MIN = 65536
+
+
+def recv_parts(socket: zmq.Socket) -> list[bytes | memoryview]:
+    """One multipart message; small frames as bytes, large ones as zero-copy views."""
+    parts: list[bytes | memoryview] = []
+    while True:
+        frame = socket.recv(_NOBLOCK, copy=False)
+        parts.append(frame.bytes if len(frame) < ZERO_COPY_MIN else frame.buffer)
+        if not frame.more:
+            return parts
+
 
 class ZMQChannel:
     """One ZMQ socket, read from the event loop; ``on_message`` gets each multipart message."""
 
-    def __init__(self, socket: zmq.Socket, on_message: Callable[[list[bytes]], None] | None = None):
+    def __init__(
+        self, socket: zmq.Socket, on_message: Callable[[list], None] | None = None
+    ) -> None:
         self.socket = socket
         self.on_message = on_message
         self._loop = asyncio.get_running_loop()
@@ -37,7 +53,7 @@ class ZMQChannel:
         socket = self.socket
         while not self._closed and socket.getsockopt(_EVENTS) & _POLLIN:
             try:
-                frames = socket.recv_multipart(_NOBLOCK)
+                frames = recv_parts(socket)
             except zmq.Again:
                 break
             if self.on_message is not None:
