@@ -164,6 +164,9 @@ class PoolKeeper:
                         kernel.id, exc)  # fmt: skip
             await _discard(kernel)
             return None
+        # Our silent request is done and no client has it yet: it is idle, even if the
+        # idle status of that request has not reached us before its reply.
+        kernel.execution_state = "idle"
         kernel.last_activity = utcnow()
         log.info("Kernel %s (%s) handed out from the pool", kernel.id, name)
         return kernel
