@@ -105,6 +105,17 @@ def start_server(
     return Server(proc=proc, url=url, token=token, root=root, log_path=log_path)
 
 
+def run_jls(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
+    """Run ``python -m jupyter_lite_server ARGS`` to completion (for start-up errors)."""
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_lite_server", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
 class Api:
     def __init__(self, url: str, token: str) -> None:
         self.url = url

@@ -10,25 +10,15 @@ import time
 
 import pytest
 import requests
-from jls_client import child_pids, isolated_env, kernel_pid, start_server, wait_gone
-
-
-def jls(*args, env=None, timeout=30):
-    return subprocess.run(
-        [sys.executable, "-m", "jupyter_lite_server", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
+from jls_client import child_pids, isolated_env, kernel_pid, run_jls, start_server, wait_gone
 
 
 def test_version_and_help():
     from jupyter_lite_server import __version__
 
-    assert jls("--version").stdout.strip() == __version__
-    assert "jls serve" in jls("--help").stdout
-    out = jls("serve", "--help").stdout
+    assert run_jls("--version").stdout.strip() == __version__
+    assert "jls serve" in run_jls("--help").stdout
+    out = run_jls("serve", "--help").stdout
     for option in (
         "--ip",
         "--port",
@@ -124,7 +114,7 @@ def test_port_taken_retries_next_unless_retries_zero(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)
         assert f":{port}/" not in line and "http://127.0.0.1:" in line
-        failed = jls(
+        failed = run_jls(
             "serve",
             "--port",
             str(port),
@@ -144,7 +134,7 @@ def test_port_taken_retries_next_unless_retries_zero(tmp_path):
 
 def test_empty_token_needs_no_auth_flag(tmp_path):
     env = isolated_env(str(tmp_path))
-    refused = jls("serve", "--port", "0", "--token", "", "--root", str(tmp_path), env=env)
+    refused = run_jls("serve", "--port", "0", "--token", "", "--root", str(tmp_path), env=env)
     assert refused.returncode != 0 and "--no-auth" in refused.stderr
     srv = start_server(str(tmp_path), str(tmp_path), "--no-auth", token="")
     try:
@@ -156,7 +146,7 @@ def test_empty_token_needs_no_auth_flag(tmp_path):
 
 
 def test_missing_root_is_a_clear_error(tmp_path):
-    r = jls(
+    r = run_jls(
         "serve", "--root", str(tmp_path / "nope"), "--port", "0", env=isolated_env(str(tmp_path))
     )
     assert r.returncode != 0 and "does not exist" in r.stderr

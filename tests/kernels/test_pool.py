@@ -2,12 +2,11 @@
 
 import json
 import os
-import subprocess
 import sys
 import time
 
 import pytest
-from jls_client import child_pids, isolated_env, start_server, stream_text, wait_gone
+from jls_client import child_pids, isolated_env, run_jls, start_server, stream_text, wait_gone
 
 
 def wait_for(predicate, seconds=30, what="condition"):
@@ -91,22 +90,6 @@ def test_bad_pool_configuration_is_a_clear_startup_error(tmp_path, args, message
     )
     env = isolated_env(str(tmp_path))
     env["JUPYTER_PATH"] = str(tmp_path / "data")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jupyter_lite_server",
-            "serve",
-            "--port",
-            "0",
-            "--root",
-            str(tmp_path),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    result = run_jls("serve", "--port", "0", "--root", str(tmp_path), *args, env=env)
     assert result.returncode != 0
     assert message in result.stderr

@@ -2,11 +2,9 @@
 
 import os
 import sqlite3
-import subprocess
-import sys
 
 import pytest
-from jls_client import isolated_env, kernel_pid, start_server, stream_text, wait_gone
+from jls_client import isolated_env, kernel_pid, run_jls, start_server, stream_text, wait_gone
 
 SESSION_KEYS = {"id", "path", "name", "type", "kernel", "notebook"}
 
@@ -161,22 +159,14 @@ def test_unusable_database_is_a_clear_startup_error(tmp_path, content):
     else:
         db.write_bytes(content)
     before = db.read_bytes()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jupyter_lite_server",
-            "serve",
-            "--port",
-            "0",
-            "--root",
-            str(tmp_path),
-            "--sessions-db",
-            str(db),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
+    result = run_jls(
+        "serve",
+        "--port",
+        "0",
+        "--root",
+        str(tmp_path),
+        "--sessions-db",
+        str(db),
         env=isolated_env(str(tmp_path)),
     )
     assert result.returncode != 0
