@@ -19,7 +19,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketHandler
 
-from ..web.base import CorsMixin
+from ..web.base import APIHandler, CorsMixin
 from . import wire
 from .manager import MappingKernelManager, UnknownKernel
 from .parking import dropped_notice
@@ -50,6 +50,10 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
             raise web.HTTPError(404, "Kernel does not exist: %s", kernel_id)
         self.session_id = self.get_query_argument("session_id", "")
         await super().get(kernel_id)
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        """A refused upgrade answers in JSON, like every other error."""
+        APIHandler.write_error(self, status_code, **kwargs)  # type: ignore[arg-type]
 
     def check_origin(self, origin: str) -> bool:
         if self.allowed_origin(origin):

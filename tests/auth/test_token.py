@@ -1,5 +1,7 @@
 """Token authentication on every route, REST and websocket."""
 
+import json
+
 import pytest
 import requests
 import websocket
@@ -66,6 +68,7 @@ def test_websocket_refused_without_token_and_accepted_with_query_token(server, a
     with pytest.raises(websocket.WebSocketBadStatusException) as info:
         websocket.create_connection(ws_url, timeout=10)
     assert info.value.status_code == 403
+    assert json.loads(info.value.resp_body)["message"]
     with pytest.raises(websocket.WebSocketBadStatusException):
         websocket.create_connection(ws_url + "?token=wrong", timeout=10)
     ok = websocket.create_connection(f"{ws_url}?token={server.token}", timeout=10)
