@@ -134,7 +134,6 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
             return
         stream.send(wire.to_zmq(msg.parts, self.kernel.signer))
         self.kernel.touch()
-        self.kernel_manager._touch()
 
     async def _release_held(self) -> None:
         try:

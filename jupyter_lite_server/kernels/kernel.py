@@ -63,7 +63,6 @@ class ManagedKernel:
         self._iopub: ZMQChannel | None = None
         self._iopub_seen = asyncio.Event()
         self._ready_task: asyncio.Task | None = None
-        self.on_activity: Callable[[], None] | None = None
         self.parked: dict[str, ParkedSession] = {}
 
     def touch(self) -> None:
@@ -116,8 +115,6 @@ class ManagedKernel:
         if msg.msg_type == "status":
             with contextlib.suppress(ValueError):
                 self.execution_state = msg.content().get("execution_state", self.execution_state)
-        if self.on_activity is not None:
-            self.on_activity()
         self.fan_out(msg, "iopub")
 
     def fan_out(self, msg: wire.KernelMessage, channel: str) -> None:
@@ -140,14 +137,7 @@ class ManagedKernel:
     def broadcast_status(self, state: str) -> None:
         """Tell clients the kernel is restarting/dead, as jupyter_server does."""
         self.execution_state = state
-        header = {
-            "msg_id": uuid.uuid4().hex,
-            "msg_type": "status",
-            "session": self.session_id,
-            "username": "kernel",
-            "date": isoformat(utcnow()),
-            "version": "5.3",
-        }
+        header = wire.new_header("status", self.session_id, username="kernel")
         parts = wire.build_parts(header, {}, {}, {"execution_state": state})
         self.fan_out(wire.KernelMessage(parts=parts, header=header), "iopub")
 
@@ -203,14 +193,7 @@ class ManagedKernel:
             while time.monotonic() < deadline:
                 if not await self.launched.is_alive():
                     raise KernelStartError(self._died_message())
-                header = {
-                    "msg_id": uuid.uuid4().hex,
-                    "msg_type": "kernel_info_request",
-                    "session": self.session_id,
-                    "username": "jls",
-                    "date": isoformat(utcnow()),
-                    "version": "5.3",
-                }
+                header = wire.new_header("kernel_info_request", self.session_id)
                 parts = wire.build_parts(header, {}, {}, {})
                 shell.send(wire.to_zmq(parts, self.signer))
                 try:

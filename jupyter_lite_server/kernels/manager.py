@@ -14,6 +14,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, Dict, Enum, Float, Int, Unicode, default
@@ -118,7 +119,7 @@ class MappingKernelManager(LoggingConfigurable):
         self._pool: PoolKeeper | None = None
         #: Called with a kernel id whenever a kernel leaves the map (shutdown, death, cull).
         self.removal_listeners: list[Callable[[str], None]] = []
-        self.last_activity = utcnow()
+        self._last_event = utcnow()
 
     @property
     def finder(self) -> KernelFinder:
@@ -148,7 +149,16 @@ class MappingKernelManager(LoggingConfigurable):
         return sum(len(kernel.clients) for kernel in self._kernels.values())
 
     def _touch(self) -> None:
-        self.last_activity = utcnow()
+        """A lifecycle event (start, restart, shutdown...) happened now."""
+        self._last_event = utcnow()
+
+    @property
+    def last_activity(self) -> datetime:
+        """The latest of our own events and every kernel's activity (output, client message).
+
+        Derived when asked rather than updated on every message of the hot path.
+        """
+        return max([self._last_event, *(k.last_activity for k in self._kernels.values())])
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -160,7 +170,6 @@ class MappingKernelManager(LoggingConfigurable):
         request = LaunchRequest(kernel_id=kernel_id, cwd=cwd, env=env)
         found, launched = await self.finder.launch(name, request)
         kernel = ManagedKernel(kernel_id, found.name, launched)
-        kernel.on_activity = self._touch
         kernel.start_watching()
         ready = kernel.begin_ready_check(self.kernel_start_timeout)
         ready.add_done_callback(lambda f: self._on_ready(kernel, f))

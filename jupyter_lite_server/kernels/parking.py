@@ -69,16 +69,7 @@ class ParkedSession:
 
 def dropped_notice(parked: ParkedSession, session_id: str) -> wire.KernelMessage:
     """A stderr stream message telling the client how much output it lost."""
-    from ..timeutil import isoformat, utcnow
-
-    header = {
-        "msg_id": f"jls-replay-{session_id}",
-        "msg_type": "stream",
-        "session": session_id,
-        "username": "jls",
-        "date": isoformat(utcnow()),
-        "version": "5.3",
-    }
+    header = wire.new_header("stream", session_id)
     text = (
         f"[jls] {parked.dropped} message(s) of output were discarded while no client was "
         f"connected (buffer limit {parked.limit_bytes} bytes).\n"

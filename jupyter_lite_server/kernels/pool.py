@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from ..timeutil import isoformat, utcnow
+from ..timeutil import utcnow
 from . import wire
 from .finder import NoSuchKernel
 
@@ -81,15 +81,8 @@ async def adapt(kernel: ManagedKernel, cwd: str, env: dict[str, str], timeout: f
 
     shell = kernel.connect("shell", on_reply, identity=uuid.uuid4().hex.encode())
     try:
-        msg_id = uuid.uuid4().hex
-        header = {
-            "msg_id": msg_id,
-            "msg_type": "execute_request",
-            "session": kernel.session_id,
-            "username": "jls",
-            "date": isoformat(utcnow()),
-            "version": "5.3",
-        }
+        header = wire.new_header("execute_request", kernel.session_id)
+        msg_id = header["msg_id"]
         content = {
             "code": adaptation_code(cwd, env),
             "silent": True,

@@ -26,6 +26,7 @@ import hmac
 import itertools
 import json
 import struct
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +113,20 @@ def to_zmq(parts: list[bytes], signer: Signer) -> list[bytes]:
 
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def new_header(msg_type: str, session: str, username: str = "jls") -> dict[str, Any]:
+    """A fresh message header, for messages the server itself originates."""
+    from ..timeutil import isoformat, utcnow
+
+    return {
+        "msg_id": uuid.uuid4().hex,
+        "msg_type": msg_type,
+        "session": session,
+        "username": username,
+        "date": isoformat(utcnow()),
+        "version": "5.3",
+    }
 
 
 def build_parts(header: dict, parent: dict, metadata: dict, content: dict) -> list[bytes]:
