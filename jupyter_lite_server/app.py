@@ -61,6 +61,10 @@ FLAGS = {
         {"MappingKernelManager": {"cull_busy": True}},
         "Cull kernels even when their last state was busy.",
     ),
+    "keep-kernels": (
+        {"MappingKernelManager": {"keep_kernels": True}},
+        "Leave kernels running on shutdown for the next server (needs --sessions-db FILE).",
+    ),
     "allow-credentials": (
         {"ServerApp": {"allow_credentials": True}},
         "Send Access-Control-Allow-Credentials: true on CORS responses.",
@@ -95,6 +99,10 @@ class ServerApp(Application):
     allow_origin_pat = Unicode("", help="Regular expression of origins allowed.").tag(config=True)
     allow_credentials = Bool(False, help="Allow credentials on CORS requests.").tag(config=True)
     config_file = Unicode("", help="A config file (.py or .json) to load.").tag(config=True)
+
+    @default("log_level")
+    def _default_log_level(self) -> int:
+        return logging.INFO  # lifecycle events (kernels started, culled, reattached) are shown
 
     @default("token")
     def _default_token(self) -> str:
@@ -141,6 +149,14 @@ class ServerApp(Application):
         self.session_manager = SessionManager(
             parent=self, kernel_manager=self.kernel_manager, contents_manager=self.contents_manager
         )
+        kernel_store = self.session_manager.kernel_store()
+        if kernel_store is not None:
+            self.kernel_manager.remember_kernels_in(kernel_store)
+        elif self.kernel_manager.keep_kernels:
+            raise ValueError(
+                "--keep-kernels needs --sessions-db FILE: with sessions in memory no later "
+                "server could find the kernels again"
+            )
         self.web_app = web.Application(self.routes(), **self.web_settings())
 
     def routes(self) -> list[tuple[str, type]]:
@@ -210,6 +226,8 @@ class ServerApp(Application):
 
     async def _serve(self) -> None:
         await self.session_manager.open()
+        await self.kernel_manager.reattach_kernels()
+        await self.session_manager.prune()
         await self.kernel_manager.start_pool()
         sockets = self.bind()
         server = httpserver.HTTPServer(self.web_app, xheaders=True, max_body_size=1 << 30)

@@ -22,7 +22,13 @@ from typing import Any
 from traitlets import Bool, List, Unicode
 from traitlets.config import Configurable
 
-from .providers.base import KernelProvider, KernelType, LaunchedKernel, LaunchRequest
+from .providers.base import (
+    KernelProvider,
+    KernelStartError,
+    KernelType,
+    LaunchedKernel,
+    LaunchRequest,
+)
 
 log = logging.getLogger("jls.kernels")
 
@@ -129,3 +135,17 @@ class KernelFinder(Configurable):
         found = await self.resolve(name)
         launched = await found.provider.launch(found.kernel_type.name, request)
         return found, launched
+
+    async def reattach(
+        self,
+        provider_id: str,
+        type_name: str,
+        kernel_id: str,
+        connection_info: dict[str, Any],
+        info: dict[str, Any],
+    ) -> LaunchedKernel | None:
+        """Hand a stored kernel back to the provider that launched it."""
+        for provider in self.providers:
+            if provider.id == provider_id:
+                return await provider.reattach(type_name, kernel_id, connection_info, info)
+        raise KernelStartError(f"kernel provider {provider_id!r} is not installed (any more)")

@@ -64,6 +64,8 @@ class ManagedKernel:
         self._iopub_seen = asyncio.Event()
         self._ready_task: asyncio.Task | None = None
         self.parked: dict[str, ParkedSession] = {}
+        #: (provider id, the provider's kernel type name): what a stored record needs.
+        self.origin: tuple[str, str] = ("", name)
 
     def touch(self) -> None:
         """A client spoke to the kernel: it is not idle (for culling)."""
@@ -148,14 +150,37 @@ class ManagedKernel:
         if self._ready.done():
             self._ready = asyncio.get_running_loop().create_future()
 
-    def begin_ready_check(self, timeout: float) -> asyncio.Future[None]:
-        """Start (or restart) waiting for the kernel to answer kernel_info."""
+    def begin_ready_check(self, timeout: float, channel: str = "shell") -> asyncio.Future[None]:
+        """Start (or restart) waiting for the kernel to answer kernel_info.
+
+        ``control`` is for a kernel found running (re-attach): it answers there
+        even while a long execution keeps its shell busy.
+        """
         self.mark_unready()
         self._iopub_seen.clear()
         if self._ready_task is not None:
             self._ready_task.cancel()
-        self._ready_task = asyncio.ensure_future(self._nudge(timeout))
+        self._ready_task = asyncio.ensure_future(self._nudge(timeout, channel))
         return self._ready
+
+    async def answers_on_shell(self, timeout: float) -> bool:
+        """Whether kernel_info on shell is answered within ``timeout`` (False: busy)."""
+        replied = asyncio.get_running_loop().create_future()
+
+        def on_reply(frames: list[bytes]) -> None:
+            if not replied.done():
+                replied.set_result(None)
+
+        shell = self.connect("shell", on_reply, identity=self.session_id.encode())
+        try:
+            header = wire.new_header("kernel_info_request", self.session_id)
+            shell.send(wire.to_zmq(wire.build_parts(header, {}, {}, {}), self.signer))
+            await asyncio.wait_for(replied, timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            shell.close()
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(asyncio.shield(self._ready), timeout)
@@ -169,7 +194,7 @@ class ManagedKernel:
     def is_ready(self) -> bool:
         return self._ready.done() and self._ready.exception() is None
 
-    async def _nudge(self, timeout: float) -> None:
+    async def _nudge(self, timeout: float, channel: str = "shell") -> None:
         """Send kernel_info_request until a reply and an iopub message arrive.
 
         A reply alone is not enough: iopub must be flowing, or output of the
@@ -186,7 +211,7 @@ class ManagedKernel:
             if msg.msg_type == "kernel_info_reply":
                 replies.put_nowait(msg.content())
 
-        shell = self.connect("shell", on_reply, identity=self.session_id.encode())
+        shell = self.connect(channel, on_reply, identity=self.session_id.encode())
         deadline = time.monotonic() + timeout
         interval = 0.05
         try:
@@ -203,10 +228,11 @@ class ManagedKernel:
                     interval = min(interval * 2, 1.0)
                     continue
                 self.kernel_info = info
-                # Only our kernel_info requests have run (clients' messages are held
-                # until now): the kernel is idle, whether or not the status messages
-                # of those requests reached our subscription.
-                self.execution_state = "idle"
+                if channel == "shell":
+                    # Only our kernel_info requests have run (clients' messages are held
+                    # until now): the kernel is idle, whether or not the status messages
+                    # of those requests reached our subscription.
+                    self.execution_state = "idle"
                 if not ready.done():
                     ready.set_result(None)
                 return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import time
 import uuid
@@ -21,7 +22,9 @@ from traitlets import Bool, Dict, Enum, Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .finder import KernelFinder, NoSuchKernel
+from .persistence import KernelPersistence
 from .pool import PoolConfigError, PoolKeeper, validate_pool
+from .store import KernelStore
 
 if TYPE_CHECKING:
     from .kernel import ManagedKernel
@@ -100,6 +103,14 @@ class MappingKernelManager(LoggingConfigurable):
     shutdown_timeout = Float(
         10.0, help="Seconds a polite shutdown of all kernels may take before they are killed."
     ).tag(config=True)
+    keep_kernels = Bool(
+        False,
+        help="Leave kernels running when the server stops (needs a sessions database on "
+        "file); the next server on that database reattaches them.",
+    ).tag(config=True)
+    reattach_timeout = Float(
+        10.0, help="Seconds a kernel found running at start-up may take to answer kernel_info."
+    ).tag(config=True)
 
     @default("root_dir")
     def _default_root_dir(self) -> str:
@@ -117,6 +128,7 @@ class MappingKernelManager(LoggingConfigurable):
         self._proven: set[str] = set()  # kernel types that have started successfully
         self._culler: asyncio.Task | None = None
         self._pool: PoolKeeper | None = None
+        self._persistence: KernelPersistence | None = None
         #: Called with a kernel id whenever a kernel leaves the map (shutdown, death, cull).
         self.removal_listeners: list[Callable[[str], None]] = []
         self._last_event = utcnow()
@@ -127,6 +139,10 @@ class MappingKernelManager(LoggingConfigurable):
         if self._finder is None:
             self._finder = self._finder_factory()
         return self._finder
+
+    def remember_kernels_in(self, store: KernelStore) -> None:
+        """Record kernels in ``store`` and launch them able to outlive this process."""
+        self._persistence = KernelPersistence(store)
 
     # --- queries ----------------------------------------------------------------
 
@@ -162,14 +178,20 @@ class MappingKernelManager(LoggingConfigurable):
 
     # --- lifecycle --------------------------------------------------------------
 
-    async def _launch(self, name: str, cwd: str, env: dict[str, str]) -> ManagedKernel:
+    async def _launch(
+        self, name: str, cwd: str, env: dict[str, str], pooled: bool = False
+    ) -> ManagedKernel:
         """Launch through the providers and begin the readiness check (not yet listed)."""
         from .kernel import ManagedKernel  # zmq is loaded with the first kernel, not at start
 
         kernel_id = str(uuid.uuid4())
-        request = LaunchRequest(kernel_id=kernel_id, cwd=cwd, env=env)
+        persistent = self._persistence is not None
+        request = LaunchRequest(kernel_id=kernel_id, cwd=cwd, env=env, persistent=persistent)
         found, launched = await self.finder.launch(name, request)
         kernel = ManagedKernel(kernel_id, found.name, launched)
+        kernel.origin = (found.provider.id, found.kernel_type.name)
+        if self._persistence is not None:
+            self._persistence.save(kernel, pooled=pooled)
         kernel.start_watching()
         ready = kernel.begin_ready_check(self.kernel_start_timeout)
         ready.add_done_callback(lambda f: self._on_ready(kernel, f))
@@ -190,6 +212,8 @@ class MappingKernelManager(LoggingConfigurable):
         pooled = await self._pool.take(name, cwd, env) if self._pool is not None else None
         if pooled is not None:
             self._kernels[pooled.id] = pooled
+            if self._persistence is not None:
+                self._persistence.save(pooled)  # no longer a pool kernel: keep it on restart
             self._touch()
             return pooled.id
         kernel = await self._launch(name, cwd, env)
@@ -217,7 +241,10 @@ class MappingKernelManager(LoggingConfigurable):
         sizes = validate_pool(sizes)
         if not sizes:
             return
-        self._pool = PoolKeeper(sizes, self._launch, self.root_dir)
+        forget = self._persistence.remove if self._persistence is not None else None
+        self._pool = PoolKeeper(
+            sizes, functools.partial(self._launch, pooled=True), self.root_dir, forget
+        )
         await self._pool.check(self.finder)
         self._pool.fill()
 
@@ -256,6 +283,8 @@ class MappingKernelManager(LoggingConfigurable):
         if self._kernels.pop(kernel_id, None) is None:
             return
         self._deaths.pop(kernel_id, None)
+        if self._persistence is not None:
+            self._persistence.remove(kernel_id)
         for listener in self.removal_listeners:
             try:
                 listener(kernel_id)
@@ -282,6 +311,8 @@ class MappingKernelManager(LoggingConfigurable):
             kernel.broadcast_status("restarting")
             self.log.info("Restarting kernel %s", kernel_id)
             await kernel.launched.restart(now=now)
+            if self._persistence is not None:
+                self._persistence.save(kernel)  # a new process: a new PID to find it by
             ready = kernel.begin_ready_check(self.kernel_start_timeout)
             await ready
         finally:
@@ -305,14 +336,46 @@ class MappingKernelManager(LoggingConfigurable):
             self._touch()
         self.log.info("Kernel shut down: %s", kernel_id)
 
+    async def reattach_kernels(self) -> int:
+        """Take back the kernels a previous server on this database left running."""
+        if self._persistence is None:
+            return 0
+        kernels = await self._persistence.reattach_all(self.finder, self.reattach_timeout)
+        for kernel in kernels:
+            self._kernels[kernel.id] = kernel
+            self._proven.add(kernel.name)
+        if kernels:
+            self._touch()
+            self._ensure_watcher()
+        return len(kernels)
+
     async def shutdown_all(self) -> None:
-        """Stop every kernel, pooled ones too: politely in parallel, then by force."""
+        """Stop every kernel, pooled ones too: politely in parallel, then by force.
+
+        With ``keep_kernels`` (and kernels recorded on file) the handed-out kernels
+        are left running for the next server; only the pool is stopped.
+        """
         for task in (self._watcher, self._culler):
             if task is not None:
                 task.cancel()
         pooled = self._pool.stop() if self._pool is not None else []
+        if self.keep_kernels and self._persistence is not None:
+            self._leave_running(pooled)
         for kernel in pooled:
             self._kernels[kernel.id] = kernel  # shut down like any other
+        await self._shutdown_listed()
+        if self._persistence is not None:
+            await self._persistence.flush()
+
+    def _leave_running(self, pooled: list[ManagedKernel]) -> None:
+        kept = [k for k in self._kernels.values() if k not in pooled]
+        self.log.info("Leaving %d kernel(s) running for the next server (--keep-kernels)",
+                      len(kept))  # fmt: skip
+        for kernel in kept:
+            kernel.close_streams()  # clients are disconnected when the HTTP server closes
+        self._kernels.clear()
+
+    async def _shutdown_listed(self) -> None:
         ids = list(self._kernels)
         if not ids:
             return
@@ -322,7 +385,8 @@ class MappingKernelManager(LoggingConfigurable):
         for task in pending:
             task.cancel()
         for kernel_id in list(self._kernels):
-            kernel = self._kernels.pop(kernel_id)
+            kernel = self._kernels[kernel_id]
+            self._forget(kernel_id)
             kernel.close_streams()
             await kernel.launched.shutdown(now=True)
 

@@ -119,9 +119,11 @@ class PoolKeeper:
         sizes: dict[str, int],
         launch: Callable[[str, str, dict[str, str]], Awaitable[ManagedKernel]],
         root_dir: str,
+        forget: Callable[[str], None] | None = None,
     ) -> None:
         self.pool = KernelPool(sizes)
         self._launch = launch
+        self._forget = forget  # told the id of every pooled kernel that is discarded
         self._root_dir = root_dir
         self._tasks: set[asyncio.Future] = set()
         self.stopping = False
@@ -155,7 +157,7 @@ class PoolKeeper:
         except Exception as exc:
             log.warning("Pooled kernel %s could not be adapted (%s); starting a fresh one",
                         kernel.id, exc)  # fmt: skip
-            await _discard(kernel)
+            await self._discard(kernel)
             return None
         # Our silent request is done and no client has it yet: it is idle, even if the
         # idle status of that request has not reached us before its reply.
@@ -181,10 +183,10 @@ class PoolKeeper:
             try:
                 await kernel.ready_future
             except Exception:
-                await _discard(kernel)
+                await self._discard(kernel)
                 raise
             if self.stopping:
-                await _discard(kernel)
+                await self._discard(kernel)
                 return
             self.pool.kernels[name].append(kernel)
         except Exception as exc:
@@ -201,8 +203,17 @@ class PoolKeeper:
             if not await kernel.launched.is_alive():
                 log.warning("Pooled kernel %s died; replacing it", kernel.id)
                 self.pool.discard(kernel)
-                await _discard(kernel)
+                await self._discard(kernel)
                 self.refill(kernel.name)
+
+    async def _discard(self, kernel: ManagedKernel) -> None:
+        kernel.closing = True
+        kernel.close_streams()
+        try:
+            await kernel.launched.shutdown(now=True)
+        finally:
+            if self._forget is not None:
+                self._forget(kernel.id)
 
     def stop(self) -> list[ManagedKernel]:
         """Stop refilling; the pooled kernels, for the caller to shut down."""
@@ -213,12 +224,6 @@ class PoolKeeper:
         for waiting in self.pool.kernels.values():
             waiting.clear()
         return kernels
-
-
-async def _discard(kernel: ManagedKernel) -> None:
-    kernel.closing = True
-    kernel.close_streams()
-    await kernel.launched.shutdown(now=True)
 
 
 class KernelPool:

@@ -1,8 +1,7 @@
 """SessionManager: which kernel belongs to which document, kept in SQLite.
 
-The database is in memory unless ``database_filepath`` names a file. Every
-query runs on one dedicated thread (SQLite connections are not shared across
-threads), so the event loop never waits on SQLite. Queries are parameterised.
+The database is in memory unless ``database_filepath`` names a file (see
+``database.py``: one thread, checked and locked). Queries are parameterised.
 
 Workflows, as jupyter_server's reference architecture describes them:
 create = kernel directory from the contents manager → kernel started by the
@@ -15,25 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from traitlets import Unicode
 from traitlets.config import LoggingConfigurable
 
 from ..contents.manager import ContentsManager, NotFound
 from ..kernels.manager import MappingKernelManager, UnknownKernel
+from .database import Database, DatabaseError
+from .kernel_store import SqliteKernelStore
 
-if TYPE_CHECKING:
-    import sqlite3
-
-SCHEMA = """CREATE TABLE IF NOT EXISTS session (
-    session_id TEXT PRIMARY KEY,
-    path TEXT NOT NULL,
-    name TEXT,
-    type TEXT,
-    kernel_id TEXT
-)"""
 COLUMNS = ("session_id", "path", "name", "type", "kernel_id")
 
 
@@ -60,15 +50,14 @@ class SessionManager(LoggingConfigurable):
         super().__init__(**kwargs)
         self.kernel_manager = kernel_manager
         self.contents_manager = contents_manager
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jls-sqlite")
-        self._connection: sqlite3.Connection | None = None
+        self._database: Database | None = None
         self._path_locks: dict[str, asyncio.Lock] = {}  # one create per path: no twin kernels
         self._cleanups: set[asyncio.Future] = set()
         kernel_manager.removal_listeners.append(self._on_kernel_removed)
 
     def _on_kernel_removed(self, kernel_id: str) -> None:
         """A kernel left (shut down, died, culled): its sessions go with it."""
-        if self._connection is None:
+        if not self.database.is_open:
             return  # no session was ever stored
         task = asyncio.ensure_future(
             self._db("DELETE FROM session WHERE kernel_id = ?", (kernel_id,))
@@ -78,48 +67,46 @@ class SessionManager(LoggingConfigurable):
 
     # --- database ---------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
-        if self._connection is None:
-            import sqlite3  # loaded with the first session, or at start for a database file
-
-            try:
-                connection = sqlite3.connect(self.database_filepath, check_same_thread=False)
-                connection.execute(SCHEMA)
-                columns = [row[1] for row in connection.execute("PRAGMA table_info(session)")]
-                if tuple(columns[: len(COLUMNS)]) != COLUMNS:
-                    raise sqlite3.DatabaseError(f"unexpected session table columns {columns}")
-                connection.commit()
-            except sqlite3.DatabaseError as exc:
-                raise SessionError(
-                    f"Sessions database {self.database_filepath!r} is not usable: {exc}"
-                ) from exc
-            self._connection = connection
-        return self._connection
-
-    def _execute(self, sql: str, params: tuple = ()) -> list[tuple]:
-        connection = self._connect()
-        rows = connection.execute(sql, params).fetchall()
-        connection.commit()
-        return rows
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            self._database = Database(self.database_filepath)
+        return self._database
 
     async def _db(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
-        loop = asyncio.get_running_loop()
-        rows = await loop.run_in_executor(self._executor, self._execute, sql, params)
+        try:
+            rows = await self.database.run(sql, params)
+        except DatabaseError as exc:
+            raise SessionError(str(exc)) from exc
         return [dict(zip(COLUMNS, row, strict=False)) for row in rows]
 
     async def open(self) -> None:
-        """Open (and check) a database file now, so a bad file fails at start-up.
+        """Open (and check) a database file now, so a bad file fails at start-up."""
+        try:
+            await self.database.open()
+        except DatabaseError as exc:
+            raise SessionError(str(exc)) from exc
 
-        An in-memory database is created with the first session instead.
-        """
-        if self.database_filepath != ":memory:":
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._connect)
+    def kernel_store(self) -> SqliteKernelStore | None:
+        """Where kernels are remembered across server restarts: only with a database file."""
+        return SqliteKernelStore(self.database) if self.database.on_file else None
+
+    async def prune(self) -> int:
+        """Drop sessions whose kernel is not running (after re-attaching at start-up)."""
+        if not self.database.is_open:
+            return 0  # sessions in memory: none from an earlier server
+        stale = [
+            row["session_id"]
+            for row in await self._db("SELECT * FROM session")
+            if row["kernel_id"] not in self.kernel_manager
+        ]
+        for session_id in stale:
+            await self._db("DELETE FROM session WHERE session_id = ?", (session_id,))
+        return len(stale)
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._executor.submit(self._connection.close).result()
-            self._connection = None
-        self._executor.shutdown(wait=True)
+        if self._database is not None:
+            self._database.close()
 
     # --- models -----------------------------------------------------------------
 

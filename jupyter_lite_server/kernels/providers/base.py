@@ -46,6 +46,9 @@ class LaunchRequest:
     kernel_id: str
     cwd: str
     env: Mapping[str, str] = field(default_factory=dict)
+    #: The server keeps kernels across its own restarts (sessions on file): launch
+    #: the kernel detached from the server process if the provider can.
+    persistent: bool = False
 
 
 class LaunchedKernel(ABC):
@@ -78,6 +81,13 @@ class LaunchedKernel(ABC):
         """Provider-specific facts for logs and diagnostics (pid, container id...)."""
         return {}
 
+    def reattach_info(self) -> dict[str, Any]:
+        """JSON-able facts the provider's ``reattach`` needs to find this kernel again.
+
+        Stored by the server next to ``connection_info`` when kernels outlive it.
+        """
+        return {}
+
     def failure_details(self) -> str:
         """What the kernel said before it failed (an stderr tail), if known."""
         return ""
@@ -107,3 +117,15 @@ class KernelProvider(ABC):
     @abstractmethod
     async def launch(self, name: str, request: LaunchRequest) -> LaunchedKernel:
         """Start a kernel of type ``name``; raise KernelStartError on failure."""
+
+    async def reattach(
+        self, name: str, kernel_id: str, connection_info: dict[str, Any], info: dict[str, Any]
+    ) -> LaunchedKernel | None:
+        """Take control again of a kernel a previous server process launched.
+
+        ``info`` is what the kernel's ``reattach_info()`` returned. Return None
+        when the kernel is gone (its record is then dropped); raise
+        KernelStartError when it may still run but cannot be controlled (the
+        record is kept and the kernel left alone). The default: cannot.
+        """
+        raise KernelStartError(f"provider {self.id!r} cannot reattach kernels")

@@ -20,6 +20,7 @@ from typing import Any
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.paths import jupyter_runtime_dir
 
 from .base import KernelStartError, LaunchedKernel, LaunchRequest
@@ -87,9 +88,17 @@ class _StderrReader(asyncio.Protocol):
 class LocalKernel(LaunchedKernel):
     """A kernel process on this machine, driven by jupyter_client."""
 
-    def __init__(self, manager: _FastShutdownKernelManager, label: str) -> None:
+    def __init__(
+        self,
+        manager: _FastShutdownKernelManager,
+        label: str,
+        cwd: str = "",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self._km = manager
         self._label = label
+        self._cwd = cwd
+        self._env = dict(env or {})  # the request's own variables, for reattach_info
         self._tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._reader: _StderrReader | None = None
         self._transport: asyncio.BaseTransport | None = None
@@ -131,8 +140,18 @@ class LocalKernel(LaunchedKernel):
         return await self._km.is_alive()
 
     def describe(self) -> dict[str, Any]:
-        process = getattr(self._km.provisioner, "process", None)
-        return {"pid": getattr(process, "pid", None), "connection_file": self._km.connection_file}
+        pid = getattr(self._km.provisioner, "pid", None)
+        return {"pid": pid, "connection_file": self._km.connection_file}
+
+    def reattach_info(self) -> dict[str, Any]:
+        provisioner = self._km.provisioner
+        return {
+            "pid": getattr(provisioner, "pid", None),
+            "pgid": getattr(provisioner, "pgid", None),
+            "connection_file": self._km.connection_file,
+            "cwd": self._cwd,
+            "env": self._env,
+        }
 
     @property
     def pid(self) -> int | None:
@@ -160,8 +179,8 @@ async def launch_local(
     env = {**os.environ, **request.env}
     kernel = None
     try:
-        await manager.start_kernel(cwd=request.cwd, env=env, stderr=subprocess.PIPE)
-        kernel = LocalKernel(manager, request.kernel_id[:8])
+        await manager.start_kernel(cwd=request.cwd, env=env, **_popen_options(request.persistent))
+        kernel = LocalKernel(manager, request.kernel_id[:8], request.cwd, dict(request.env))
         await kernel._attach_stderr()
     except Exception as exc:
         detail = kernel.failure_details() if kernel else ""
@@ -172,3 +191,136 @@ async def launch_local(
         message = f"Kernel {name!r} failed to launch: {exc}"
         raise KernelStartError(f"{message}\n{detail}".strip()) from exc
     return kernel
+
+
+def _popen_options(persistent: bool) -> dict[str, Any]:
+    """How the process is started: tied to the server, or able to outlive it.
+
+    A persistent kernel gets its own session and no ``JPY_PARENT_PID`` (ipykernel
+    would exit with its parent), and no stdout inherited from the server (a
+    pipe that would stay open, or break, when the server goes away).
+    """
+    if not persistent:
+        return {"stderr": subprocess.PIPE}
+    return {"stderr": subprocess.PIPE, "stdout": subprocess.DEVNULL, "independent": True}
+
+
+# --- reattaching to a kernel an earlier server process launched ---------------------
+
+
+def _pid_runs(pid: int, connection_file: str) -> bool:
+    """Whether ``pid`` is alive, not a zombie, and (where /proc tells) this kernel.
+
+    The command line must name the kernel's connection file, so a reused PID
+    is never mistaken for the kernel.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False  # someone else's process: not our kernel
+    proc = f"/proc/{pid}"
+    if not os.path.isdir("/proc/self"):
+        return True
+    try:
+        with open(f"{proc}/stat", "rb") as stat:
+            state = stat.read().rsplit(b")", 1)[1].split()[0]
+        with open(f"{proc}/cmdline", "rb") as cmdline:
+            argv = cmdline.read().split(b"\0")
+    except (OSError, IndexError):
+        return False
+    return state != b"Z" and os.fsencode(connection_file) in argv
+
+
+class _AdoptedProvisioner(LocalProvisioner):
+    """jupyter_client's local provisioner for a process it did not start.
+
+    Signals and waits go by PID until the kernel is restarted, when a fresh
+    process is launched the usual way (same ports, same key).
+    """
+
+    adopted_pid: int | None = None
+    connection_file = ""
+
+    @property
+    def has_process(self) -> bool:
+        return self.process is not None or self.adopted_pid is not None
+
+    async def poll(self) -> int | None:
+        if self.process is not None or self.adopted_pid is None:
+            return await super().poll()
+        if _pid_runs(self.adopted_pid, self.connection_file):
+            return None
+        return 0
+
+    async def wait(self) -> int | None:
+        if self.process is not None or self.adopted_pid is None:
+            return await super().wait()
+        while await self.poll() is None:
+            await asyncio.sleep(0.01)
+        self.adopted_pid = None
+        return 0
+
+    async def send_signal(self, signum: int) -> None:
+        if self.process is not None or self.adopted_pid is None:
+            return await super().send_signal(signum)
+        try:
+            if self.pgid:
+                os.killpg(self.pgid, signum)
+            else:
+                os.kill(self.adopted_pid, signum)
+        except ProcessLookupError:
+            pass
+
+    async def kill(self, restart: bool = False) -> None:
+        if self.process is not None or self.adopted_pid is None:
+            return await super().kill(restart)
+        await self.send_signal(9)
+
+    async def terminate(self, restart: bool = False) -> None:
+        if self.process is not None or self.adopted_pid is None:
+            return await super().terminate(restart)
+        await self.send_signal(15)
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
+        self.adopted_pid = None  # from now on a child of this server, like any kernel
+        return await super().launch_kernel(cmd, **kwargs)
+
+
+async def adopt_local(
+    spec: KernelSpec,
+    name: str,
+    kernel_id: str,
+    connection_info: dict[str, Any],
+    info: dict[str, Any],
+    spec_manager: KernelSpecManager | None,
+) -> LocalKernel | None:
+    """A LocalKernel for a still-running process of an earlier server; None if it is gone."""
+    pid, connection_file = info.get("pid"), info.get("connection_file") or ""
+    if not isinstance(pid, int) or not _pid_runs(pid, connection_file):
+        return None
+    manager = _FastShutdownKernelManager(
+        kernel_name=name,
+        kernel_spec_manager=_OneSpecManager(spec, parent=spec_manager),
+        connection_file=connection_file,
+    )
+    manager.kernel_id = kernel_id
+    manager.load_connection_info(connection_info)
+    provisioner = _AdoptedProvisioner(kernel_id=kernel_id, kernel_spec=spec, parent=manager)
+    provisioner.adopted_pid = provisioner.pid = pid
+    provisioner.pgid = info.get("pgid")
+    provisioner.connection_file = connection_file
+    provisioner.ports_cached = True  # a restart reuses the stored ports
+    provisioner.connection_info = manager.get_connection_info()
+    manager.provisioner = provisioner
+    env = dict(info.get("env") or {})
+    # What jupyter_client's start_kernel would have set: a restart then relaunches
+    # with the same arguments and a fresh readiness future.
+    manager._attempted_start = True
+    manager._launch_args = {
+        "cwd": info.get("cwd") or os.getcwd(),
+        "env": {**os.environ, **env},
+        **_popen_options(True),
+    }
+    return LocalKernel(manager, kernel_id[:8], info.get("cwd") or "", env)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from typing import Any
 
 from jupyter_client.kernelspec import KernelSpec
 
 from .base import KernelProvider, KernelStartError, KernelType, LaunchedKernel, LaunchRequest
-from .local import launch_local
+from .local import adopt_local, launch_local
 
 KERNEL_NAME = "python3"
 
@@ -62,3 +63,9 @@ class IPykernelProvider(KernelProvider):
             )
         spec = KernelSpec(resource_dir="", **self._spec())
         return await launch_local(spec, name, request, None)
+
+    async def reattach(
+        self, name: str, kernel_id: str, connection_info: dict[str, Any], info: dict[str, Any]
+    ) -> LaunchedKernel | None:
+        spec = KernelSpec(resource_dir="", **self._spec())
+        return await adopt_local(spec, name, kernel_id, connection_info, info, None)

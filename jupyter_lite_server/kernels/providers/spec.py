@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from typing import Any
 
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
 from .base import KernelProvider, KernelStartError, KernelType, LaunchedKernel, LaunchRequest
-from .local import launch_local
+from .local import adopt_local, launch_local
 
 
 def spec_to_dict(spec) -> dict:
@@ -115,3 +116,16 @@ class KernelSpecProvider(KernelProvider):
         except NoSuchKernel as exc:
             raise KernelStartError(f"No kernelspec named {name!r}") from exc
         return await launch_local(spec, name, request, self.spec_manager)
+
+    async def reattach(
+        self, name: str, kernel_id: str, connection_info: dict[str, Any], info: dict[str, Any]
+    ) -> LaunchedKernel | None:
+        loop = asyncio.get_running_loop()
+        try:
+            spec = await loop.run_in_executor(None, self.spec_manager.get_kernel_spec, name)
+        except NoSuchKernel:
+            # Still controllable by PID; interrupt and restart need the spec's defaults.
+            from jupyter_client.kernelspec import KernelSpec
+
+            spec = KernelSpec(resource_dir="", argv=[], display_name=name)
+        return await adopt_local(spec, name, kernel_id, connection_info, info, self.spec_manager)
