@@ -82,7 +82,7 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
         parked = self.kernel.unpark(self.session_id) if self.session_id else None
         self._held = []
         self._outgoing = []
-        if parked is not None:  # the same client is back: take its sockets over
+        if parked is not None and parked.streams:  # the same client is back: take its sockets
             self.streams = parked.streams
             for channel, stream in self.streams.items():
                 stream.on_message = partial(self._on_kernel_reply, channel)

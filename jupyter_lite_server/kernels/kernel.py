@@ -26,6 +26,7 @@ import zmq
 
 from ..timeutil import isoformat, utcnow
 from . import wire
+from .keeper import REPLAY_FRAME
 from .parking import ParkedSession
 from .providers.base import KernelStartError, LaunchedKernel
 from .zmqio import ZMQChannel, open_channel
@@ -66,6 +67,8 @@ class ManagedKernel:
         self.parked: dict[str, ParkedSession] = {}
         #: (provider id, the provider's kernel type name): what a stored record needs.
         self.origin: tuple[str, str] = ("", name)
+        #: (bytes, seconds) kept for each client session that is away.
+        self.replay_limits: tuple[int, float] = (10 * 1024 * 1024, 3600.0)
 
     def touch(self) -> None:
         """A client spoke to the kernel: it is not idle (for culling)."""
@@ -100,15 +103,23 @@ class ManagedKernel:
         """A new DEALER socket to ``channel`` (shell, control or stdin)."""
         return open_channel(self._url(channel), SOCKET_TYPES[channel], on_message, identity)
 
-    def start_watching(self) -> None:
-        """Subscribe to iopub now, before any client can attach."""
-        self._iopub = open_channel(self._url("iopub"), zmq.SUB, self._on_iopub, subscribe=True)
+    def start_watching(self, url: str | None = None) -> None:
+        """Subscribe to iopub now, before any client can attach.
+
+        ``url`` is the kernel's iopub keeper when kernels outlive the server.
+        """
+        url = url or self._url("iopub")
+        self._iopub = open_channel(url, zmq.SUB, self._on_iopub, subscribe=True)
 
     def _on_iopub(self, frames: list[bytes]) -> None:
+        replayed = bool(frames) and frames[0] == REPLAY_FRAME
         try:
-            msg = wire.parse_zmq(frames, self.signer)
+            msg = wire.parse_zmq(frames[1:] if replayed else frames, self.signer)
         except wire.WireError as exc:
             log.warning("Kernel %s: dropped an iopub message: %s", self.id, exc)
+            return
+        if replayed:
+            self._keep_for_absent_client(msg)
             return
         self._iopub_seen.set()
         if msg.msg_type == "iopub_welcome":
@@ -269,6 +280,21 @@ class ManagedKernel:
             timeout, self.unpark, session_id, True
         )
         self.parked[session_id] = parked
+
+    def _keep_for_absent_client(self, msg: wire.KernelMessage) -> None:
+        """Output published while no server listened: for the session that asked for it."""
+        if msg.msg_type == "iopub_welcome":
+            return
+        try:
+            session_id = msg.parent_header().get("session")
+        except ValueError:
+            return
+        if not session_id or session_id == self.session_id:
+            return  # broadcast, or our own requests: nobody to give it to
+        if session_id not in self.parked:
+            limit_bytes, timeout = self.replay_limits
+            self.park(session_id, {}, limit_bytes, timeout)
+        self.parked[session_id].keep(msg, "iopub")
 
     def unpark(self, session_id: str, close: bool = False) -> ParkedSession | None:
         parked = self.parked.pop(session_id, None)

@@ -142,7 +142,9 @@ class MappingKernelManager(LoggingConfigurable):
 
     def remember_kernels_in(self, store: KernelStore) -> None:
         """Record kernels in ``store`` and launch them able to outlive this process."""
-        self._persistence = KernelPersistence(store)
+        self._persistence = KernelPersistence(
+            store, self.replay_buffer_bytes, self.replay_buffer_timeout
+        )
 
     # --- queries ----------------------------------------------------------------
 
@@ -191,8 +193,10 @@ class MappingKernelManager(LoggingConfigurable):
         kernel = ManagedKernel(kernel_id, found.name, launched)
         kernel.origin = (found.provider.id, found.kernel_type.name)
         if self._persistence is not None:
+            self._persistence.watch(kernel)  # iopub through a keeper that outlives us
             self._persistence.save(kernel, pooled=pooled)
-        kernel.start_watching()
+        else:
+            kernel.start_watching()
         ready = kernel.begin_ready_check(self.kernel_start_timeout)
         ready.add_done_callback(lambda f: self._on_ready(kernel, f))
         self.log.info("Kernel launched: %s (%s) %s", kernel_id, found.name, launched.describe())

@@ -6,6 +6,10 @@ or restarted, and forgotten when it leaves. A new server process asks each
 record's provider to reattach the kernel, then proves it is the same kernel
 with a kernel_info request signed with the stored key, on the control channel
 so that a kernel busy with a long computation still answers.
+
+Each recorded kernel also gets an iopub keeper process (``keeper.py``) that
+holds what the kernel publishes while no server listens; a reattached kernel's
+keeper then replays that output to the clients whose requests produced it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from .keeper import KeeperHandle, keeper_runs, start_keeper
 from .providers.base import KernelStartError
 from .store import KernelRecord, KernelStore
 
@@ -27,9 +32,25 @@ log = logging.getLogger("jls.kernels")
 class KernelPersistence:
     """Writes kernel records in the background and reattaches them at start-up."""
 
-    def __init__(self, store: KernelStore) -> None:
+    #: Seconds of heartbeat silence after which a keeper decides its kernel is gone.
+    keeper_grace = 60.0
+
+    def __init__(self, store: KernelStore, replay_bytes: int, replay_timeout: float) -> None:
         self.store = store
+        self.replay_bytes = replay_bytes
+        self.replay_timeout = replay_timeout
         self._pending: set[asyncio.Future] = set()
+        self._keepers: dict[str, KeeperHandle] = {}
+
+    def watch(self, kernel: ManagedKernel, keeper: KeeperHandle | None = None) -> None:
+        """Subscribe ``kernel`` to its iopub through a keeper (a new one unless given)."""
+        if keeper is None:
+            keeper = start_keeper(
+                kernel.id, kernel.launched.connection_info, self.replay_bytes, self.keeper_grace
+            )
+        self._keepers[kernel.id] = keeper
+        kernel.replay_limits = (self.replay_bytes, self.replay_timeout)
+        kernel.start_watching(keeper.url)
 
     def _in_background(self, coroutine) -> None:
         # Writes go to the database thread in the order they are made.
@@ -52,10 +73,15 @@ class KernelPersistence:
             connection_info=kernel.launched.connection_info,
             info=kernel.launched.reattach_info(),
             pooled=pooled,
+            keeper=keeper.to_record() if (keeper := self._keepers.get(kernel.id)) else {},
         )
         self._in_background(self.store.save(record))
 
     def remove(self, kernel_id: str) -> None:
+        """The kernel is gone for good: its record and its keeper go too."""
+        keeper = self._keepers.pop(kernel_id, None)
+        if keeper is not None:
+            keeper.stop()
         self._in_background(self.store.remove(kernel_id))
 
     async def flush(self) -> None:
@@ -92,22 +118,30 @@ class KernelPersistence:
                 "still runs, is left alone.", label, exc,
             )  # fmt: skip
             return None
-        if launched is None:
-            log.info("Kernel %s is no longer running; forgetting it", label)
-            await self.store.remove(record.kernel_id)
-            return None
-        if record.pooled:  # never handed out: nobody's state to keep
-            log.info("Stopping kernel %s left in the warm pool by the previous server", label)
-            await launched.shutdown(now=True)
+        keeper = None
+        if keeper_runs(record.keeper, record.kernel_id):
+            keeper = KeeperHandle(pid=record.keeper["pid"], url=record.keeper["url"])
+        if launched is None or record.pooled:
+            if launched is None:
+                log.info("Kernel %s is no longer running; forgetting it", label)
+            else:  # never handed out: nobody's state to keep
+                log.info("Stopping kernel %s left in the warm pool by the previous server", label)
+                await launched.shutdown(now=True)
+            if keeper is not None:
+                keeper.stop()
             await self.store.remove(record.kernel_id)
             return None
         kernel = ManagedKernel(record.kernel_id, record.name, launched)
         kernel.origin = (record.provider_id, record.type_name)
-        kernel.start_watching()
+        if keeper is None:
+            log.warning("Kernel %s has no running iopub keeper: output it produced while no "
+                        "server was running is lost; starting a new keeper", label)  # fmt: skip
+        self.watch(kernel, keeper)
         try:
             await kernel.begin_ready_check(timeout, channel="control")
         except (KernelStartError, TimeoutError) as exc:
             kernel.close_streams()
+            self._keepers.pop(kernel.id, None)  # left running with its kernel
             log.error(
                 "Kernel %s runs but did not answer a kernel_info request signed with its stored "
                 "key within %.0f s (%s): the key no longer matches, or the kernel hangs. It is "
@@ -115,7 +149,12 @@ class KernelPersistence:
                 label, timeout, exc,
             )  # fmt: skip
             return None
-        if not await kernel.answers_on_shell(0.5):
+        if await kernel.answers_on_shell(0.5):
+            kernel.execution_state = "idle"
+        else:
             kernel.execution_state = "busy"  # a computation outlived the old server
-        log.info("Kernel reattached: %s, %s", label, kernel.execution_state)
+        if keeper is None:
+            self.save(kernel)  # the new keeper's pid and url
+        log.info("Kernel reattached: %s, %s; output kept for %d client session(s)",
+                 label, kernel.execution_state, len(kernel.parked))  # fmt: skip
         return kernel

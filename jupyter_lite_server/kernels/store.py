@@ -22,6 +22,7 @@ class KernelRecord:
     connection_info: dict[str, Any]
     info: dict[str, Any] = field(default_factory=dict)  # LaunchedKernel.reattach_info()
     pooled: bool = False  # still in the warm pool, never handed out
+    keeper: dict[str, Any] = field(default_factory=dict)  # its iopub keeper: pid, url
 
     @staticmethod
     def json_safe_connection(info: dict[str, Any]) -> dict[str, Any]:

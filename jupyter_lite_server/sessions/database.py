@@ -26,8 +26,17 @@ TABLES = {
     "kernel": (
         "CREATE TABLE IF NOT EXISTS kernel (kernel_id TEXT PRIMARY KEY, name TEXT NOT NULL, "
         "provider_id TEXT NOT NULL, type_name TEXT NOT NULL, connection_info TEXT NOT NULL, "
-        "info TEXT NOT NULL, pooled INTEGER NOT NULL DEFAULT 0)",
-        ("kernel_id", "name", "provider_id", "type_name", "connection_info", "info", "pooled"),
+        "info TEXT NOT NULL, pooled INTEGER NOT NULL DEFAULT 0, keeper TEXT NOT NULL DEFAULT '{}')",
+        (
+            "kernel_id",
+            "name",
+            "provider_id",
+            "type_name",
+            "connection_info",
+            "info",
+            "pooled",
+            "keeper",
+        ),
     ),
 }
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from ..kernels.store import KernelRecord
 from .database import Database
+
+log = logging.getLogger("jls.sessions")
 
 
 class SqliteKernelStore:
@@ -16,7 +19,7 @@ class SqliteKernelStore:
 
     async def save(self, record: KernelRecord) -> None:
         await self._db.run(
-            "INSERT OR REPLACE INTO kernel VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO kernel VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.kernel_id,
                 record.name,
@@ -25,6 +28,7 @@ class SqliteKernelStore:
                 json.dumps(KernelRecord.json_safe_connection(record.connection_info)),
                 json.dumps(record.info),
                 int(record.pooled),
+                json.dumps(record.keeper),
             ),
         )
 
@@ -33,13 +37,13 @@ class SqliteKernelStore:
 
     async def load_all(self) -> list[KernelRecord]:
         rows = await self._db.run(
-            "SELECT kernel_id, name, provider_id, type_name, connection_info, info, pooled "
-            "FROM kernel"
+            "SELECT kernel_id, name, provider_id, type_name, connection_info, info, pooled, "
+            "keeper FROM kernel"
         )
         records = []
-        for kernel_id, name, provider_id, type_name, connection, info, pooled in rows:
-            records.append(
-                KernelRecord(
+        for kernel_id, name, provider_id, type_name, connection, info, pooled, keeper in rows:
+            try:
+                record = KernelRecord(
                     kernel_id=kernel_id,
                     name=name,
                     provider_id=provider_id,
@@ -47,6 +51,11 @@ class SqliteKernelStore:
                     connection_info=json.loads(connection),
                     info=json.loads(info),
                     pooled=bool(pooled),
+                    keeper=json.loads(keeper),
                 )
-            )
+            except (TypeError, ValueError) as exc:
+                log.error("Kernel record %s in %s is unreadable (%s); skipping it",
+                          kernel_id, self._db.path, exc)  # fmt: skip
+                continue
+            records.append(record)
         return records

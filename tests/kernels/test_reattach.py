@@ -24,12 +24,16 @@ def place(tmp_path):
 
 
 @pytest.fixture
-def pids_to_reap():
-    """Kernel processes a test left running on purpose are killed afterwards."""
+def pids_to_reap(place):
+    """Kernel processes (and their keepers) a test left running on purpose are killed after."""
     pids: list[int] = []
     yield pids
+    if os.path.exists(place["db"]):
+        with sqlite3.connect(place["db"]) as db:
+            keepers = db.execute("SELECT keeper FROM kernel").fetchall()
+        pids += [json.loads(keeper).get("pid", 0) for (keeper,) in keepers]
     for pid in pids:
-        if pid_alive(pid):
+        if pid and pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -71,7 +75,8 @@ def test_sigkilled_server_restarts_with_kernel_state_and_session_kept(place, pid
     value, cwd, same_pid = stream_text(iopub).split()
     assert (value, cwd, int(same_pid)) == ("42", os.path.join(place["root"], "work"), pid)
     assert "Kernel reattached" in second.log_text()
-    msg_id = channel.send(channel.message("execute_request", {"code": "import time; time.sleep(60)"}))
+    sleep = channel.message("execute_request", {"code": "import time; time.sleep(60)"})
+    msg_id = channel.send(sleep)
     time.sleep(0.5)
     assert api.post(f"api/kernels/{kernel_id}/interrupt").status_code == 204
     reply, _ = channel.collect(msg_id, timeout=10)
@@ -200,7 +205,7 @@ def test_a_computation_running_across_the_restart_completes_with_its_state(place
     model = api.get(f"api/kernels/{kernel_id}").json()
     assert model["execution_state"] == "busy"
     channel = api.channels(kernel_id)
-    reply, iopub = channel.execute("print(y)", timeout=30)
+    _, iopub = channel.execute("print(y)", timeout=30)
     assert stream_text(iopub) == "7\n"
     assert api.get(f"api/kernels/{kernel_id}").json()["execution_state"] == "idle"
     channel.close()
@@ -224,3 +229,82 @@ def test_keep_kernels_needs_a_database_file(place):
     result = run_jls("serve", "--port", "0", "--root", place["root"], "--keep-kernels")
     assert result.returncode != 0
     assert "--keep-kernels needs --sessions-db" in result.stderr
+
+
+def test_output_produced_while_the_server_was_down_is_replayed_to_its_client(place, pids_to_reap):
+    server = serve(place)
+    api = server.api()
+    kernel_id = api.start_kernel()["id"]
+    channel = api.channels(kernel_id, session_id="laptop")
+    channel.session = "laptop"  # as JupyterLab does: one id for the socket and its messages
+    pids_to_reap.append(kernel_pid(channel))
+    msg_id = channel.send(
+        channel.message(
+            "execute_request",
+            {"code": "import time; time.sleep(1.5); print('while you were away'); 6 * 7"},
+        )
+    )
+    channel.wait_for(lambda m: m["header"]["msg_type"] == "execute_input")
+    server.stop(signal.SIGKILL)
+    time.sleep(3)  # the output is produced now, with no server running
+
+    server = serve(place)
+    api = server.api()
+    back = api.channels(kernel_id, session_id="laptop")
+    replayed = []
+    while not (
+        replayed
+        and replayed[-1]["header"]["msg_type"] == "status"
+        and replayed[-1]["content"]["execution_state"] == "idle"
+    ):
+        message = back.recv(10)
+        if message["parent_header"].get("msg_id") == msg_id:
+            replayed.append(message)
+    assert stream_text(replayed) == "while you were away\n"
+    results = [m for m in replayed if m["header"]["msg_type"] == "execute_result"]
+    assert results[0]["content"]["data"]["text/plain"] == "42"
+    stranger = api.channels(kernel_id, session_id="someone-else")
+    _, iopub = stranger.execute("print('fresh')")
+    assert stream_text(iopub) == "fresh\n", "another session received the replayed output"
+    back.close()
+    stranger.close()
+    server.stop()
+
+
+def test_keepers_end_with_their_kernels(place, pids_to_reap):
+    server = serve(place)
+    api = server.api()
+    kernel_id = api.start_kernel()["id"]
+    channel = api.channels(kernel_id)
+    pids_to_reap.append(kernel_pid(channel))
+    channel.close()
+    with sqlite3.connect(place["db"]) as db:
+        (keeper,) = db.execute("SELECT keeper FROM kernel").fetchone()
+    keeper_pid = json.loads(keeper)["pid"]
+    assert pid_alive(keeper_pid)
+    assert api.delete(f"api/kernels/{kernel_id}").status_code == 204
+    assert wait_gone(keeper_pid, 10), "the iopub keeper outlived its kernel"
+    server.stop()
+
+
+def test_warm_pool_kernels_of_a_killed_server_are_stopped_not_adopted(place, pids_to_reap):
+    server = serve(place, "--pool-size", "1")
+    deadline = time.monotonic() + 30
+    while (
+        "Keeping 1 python3" not in server.log_text()
+        or not sqlite3.connect(place["db"])
+        .execute("SELECT count(*) FROM kernel WHERE pooled = 1")
+        .fetchone()[0]
+    ):
+        assert time.monotonic() < deadline, "the pool never filled"
+        time.sleep(0.2)
+    with sqlite3.connect(place["db"]) as db:
+        info = json.loads(db.execute("SELECT info FROM kernel").fetchone()[0])
+    pids_to_reap.append(info["pid"])
+    server.stop(signal.SIGKILL)
+
+    server = serve(place)
+    assert server.api().get("api/kernels").json() == []
+    assert wait_gone(info["pid"]), "a pooled kernel of the old server was left running"
+    assert "left in the warm pool by the previous server" in server.log_text()
+    server.stop()
