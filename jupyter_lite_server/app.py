@@ -15,17 +15,19 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from tornado import httpserver, netutil, web
+from tornado import httpserver, netutil
 from traitlets import Bool, Integer, Unicode, default, validate
 from traitlets.config import Application, catch_config_error
 
 from . import __version__
 from .auth.identity import TokenIdentityProvider
+from .auth.policy import is_loopback, load_or_create_secret
 from .contents.manager import ContentsManager, NotFound
 from .kernels.finder import KernelFinder
 from .kernels.manager import MappingKernelManager, PoolConfigError
 from .sessions.manager import SessionError, SessionManager
 from .web.base import ApiError, NotFoundHandler
+from .web.limits import LimitedApplication
 from .web.logging import configure_logging, log_request
 
 ALIASES = {
@@ -99,6 +101,29 @@ class ServerApp(Application):
     allow_origin_pat = Unicode("", help="Regular expression of origins allowed.").tag(config=True)
     allow_credentials = Bool(False, help="Allow credentials on CORS requests.").tag(config=True)
     config_file = Unicode("", help="A config file (.py or .json) to load.").tag(config=True)
+    max_body_size = Integer(
+        512 * 1024 * 1024, help="Largest request body accepted, in bytes (larger: 413)."
+    ).tag(config=True)
+    max_ws_message_size = Integer(
+        128 * 1024 * 1024,
+        help="Largest websocket message a client may send, in bytes (larger: close code 1009).",
+    ).tag(config=True)
+    cookie_secret_file = Unicode(
+        help="File holding the secret that signs login cookies (created if missing), so "
+        "browsers stay logged in across server restarts."
+    ).tag(config=True)
+
+    @default("cookie_secret_file")
+    def _default_cookie_secret_file(self) -> str:
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        return os.path.join(jupyter_runtime_dir(), "jls_cookie_secret")
+
+    @property
+    def cookie_secret(self) -> bytes:
+        if not hasattr(self, "_cookie_secret"):
+            self._cookie_secret = load_or_create_secret(self.cookie_secret_file)
+        return self._cookie_secret
 
     @default("log_level")
     def _default_log_level(self) -> int:
@@ -141,6 +166,11 @@ class ServerApp(Application):
         configure_logging(self.log_level)
         if not self.token and not self.no_auth:
             raise ValueError("An empty --token needs --no-auth as well (it disables all auth)")
+        if not self.token and not is_loopback(self.ip):
+            raise ValueError(
+                f"Refusing to listen on {self.ip!r} without a token: anyone who can reach "
+                "it could run code. Give a --token, or listen on 127.0.0.1."
+            )
         self.log = logging.getLogger("jls")
         self.kernel_manager = MappingKernelManager(
             parent=self, root_dir=self.root_dir, finder_factory=lambda: KernelFinder(parent=self)
@@ -157,9 +187,10 @@ class ServerApp(Application):
                 "--keep-kernels needs --sessions-db FILE: with sessions in memory no later "
                 "server could find the kernels again"
             )
-        self.web_app = web.Application(self.routes(), **self.web_settings())
+        self.web_app = LimitedApplication(self.routes(), **self.web_settings())
 
     def routes(self) -> list[tuple[str, type]]:
+        from .auth.handlers import routes as auth_routes
         from .contents.handlers import routes as contents_routes
         from .kernels.handlers import routes as kernel_routes
         from .kernelspecs.handlers import routes as kernelspec_routes
@@ -168,6 +199,7 @@ class ServerApp(Application):
 
         table = [
             *misc_routes(),
+            *auth_routes(),
             *kernelspec_routes(),
             *kernel_routes(),
             *session_routes(),
@@ -188,7 +220,11 @@ class ServerApp(Application):
             "kernel_manager": self.kernel_manager,
             "contents_manager": self.contents_manager,
             "session_manager": self.session_manager,
-            "identity_provider": TokenIdentityProvider(self.token),
+            "identity_provider": TokenIdentityProvider(
+                self.token, self.cookie_secret, f"jls-login-{self.port}"
+            ),
+            "cookie_secret": self.cookie_secret,
+            "xsrf_cookies": True,
             "cwd_for_path": confined_cwd,
             "allow_origin": self.allow_origin,
             "allow_origin_pat": re.compile(self.allow_origin_pat)
@@ -198,6 +234,8 @@ class ServerApp(Application):
             "started": datetime.now(UTC),
             "log_function": log_request,
             "websocket_ping_interval": 0,
+            "websocket_max_message_size": self.max_ws_message_size,
+            "max_body_size": self.max_body_size,
         }
 
     # --- running ----------------------------------------------------------------
@@ -230,7 +268,11 @@ class ServerApp(Application):
         await self.session_manager.prune()
         await self.kernel_manager.start_pool()
         sockets = self.bind()
-        server = httpserver.HTTPServer(self.web_app, xheaders=True, max_body_size=1 << 30)
+        # Cookies are not separated by port: name the login cookie after ours.
+        self.web_app.settings["identity_provider"].cookie_name = f"jls-login-{self.port}"
+        server = httpserver.HTTPServer(
+            self.web_app, xheaders=True, max_body_size=self.max_body_size
+        )
         server.add_sockets(sockets)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

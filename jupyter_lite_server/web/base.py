@@ -61,16 +61,44 @@ class BaseHandler(CorsMixin, web.RequestHandler):
     """Authenticated handler; subclasses set ``auth_required = False`` to opt out."""
 
     auth_required = True
+    #: Pages (not API endpoints) opened with ?token=T log the browser in with a cookie.
+    sets_login_cookie = False
 
     @property
     def identity_provider(self):
         return self.settings["identity_provider"]
 
     def get_current_user(self) -> User | None:
-        return self.identity_provider.authenticate(self.request)
+        provider = self.identity_provider
+        method = provider.auth_method(self.request)
+        if (
+            method == "token"
+            and self.sets_login_cookie
+            and self.request.method == "GET"
+            and provider.token_in_query(self.request)
+        ):
+            self.set_login_cookie()
+        return provider.user if method is not None else None
+
+    def set_login_cookie(self) -> None:
+        provider = self.identity_provider
+        if not provider.cookie_secret:
+            return
+        self.set_cookie(
+            provider.cookie_name,
+            provider.login_cookie_value(),
+            path=self.settings.get("base_url", "/"),
+            httponly=True,
+            samesite="Lax",
+            expires_days=30,
+        )
+        self.xsrf_token  # noqa: B018 - sets the _xsrf cookie pages send back with mutations
 
     def prepare(self) -> None:
         self.set_cors_headers()
+        origin = self.request.headers.get("Origin")
+        if origin and not self.allowed_origin(origin):
+            raise ApiError(403, f"Cross-origin request from {origin} is not allowed", "Forbidden")
         if self.request.method == "OPTIONS":
             return
         if self.auth_required and self.current_user is None:
@@ -87,7 +115,13 @@ class BaseHandler(CorsMixin, web.RequestHandler):
         self.finish()
 
     def check_xsrf_cookie(self) -> None:
-        """Token-authenticated API calls need no XSRF token (as in jupyter_server)."""
+        """Cookie-authenticated changes need the ``_xsrf`` token; token-authenticated ones not.
+
+        A browser sends the login cookie with any request, even one a foreign page
+        makes it send; only pages of this server can read the ``_xsrf`` cookie.
+        """
+        if self.identity_provider.auth_method(self.request) == "cookie":
+            super().check_xsrf_cookie()
 
 
 class APIHandler(BaseHandler):

@@ -1,4 +1,4 @@
-"""/api, /api/status and /api/me."""
+"""/, /api, /api/status and /api/me."""
 
 from __future__ import annotations
 
@@ -6,7 +6,33 @@ import json
 
 from .. import __version__
 from ..timeutil import isoformat
-from .base import ApiError, APIHandler
+from .base import ApiError, APIHandler, BaseHandler
+
+ROOT_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>jls</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:40em;margin:3em auto">
+<h1>jls {version} is running</h1>
+<p>This server speaks the Jupyter Server REST and websocket API: point JupyterLab,
+VS Code, nbclient or <code>@jupyterlab/services</code> at this URL with its token.</p>
+<ul><li><a href="api">api</a> (version, open) &middot; <a href="api/status">api/status</a>
+&middot; <a href="api/kernelspecs">api/kernelspecs</a> &middot;
+<a href="api/kernels">api/kernels</a> &middot; <a href="api/sessions">api/sessions</a>
+&middot; <a href="api/contents">api/contents</a></li>
+<li>The API description: <a href="api/spec.yaml">api/spec.yaml</a></li></ul>
+<p>This version serves no notebook UI of its own.</p></body></html>
+"""
+
+
+class RootHandler(BaseHandler):
+    """A page saying what runs here; opened with ?token=T it logs the browser in."""
+
+    auth_required = False
+    sets_login_cookie = True
+
+    def get(self) -> None:
+        self.current_user  # noqa: B018 - a valid ?token= sets the login cookie
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(ROOT_PAGE.format(version=__version__))
 
 
 class APIVersionHandler(APIHandler):
@@ -54,6 +80,7 @@ class IdentityHandler(APIHandler):
 
 def routes() -> list[tuple[str, type]]:
     return [
+        (r"", RootHandler),
         (r"api/?", APIVersionHandler),
         (r"api/status/?", StatusHandler),
         (r"api/me/?", IdentityHandler),

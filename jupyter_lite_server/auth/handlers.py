@@ -1,0 +1,91 @@
+"""Browser login: ``/login`` asks for the token once and sets the login cookie."""
+
+from __future__ import annotations
+
+import html
+import logging
+from urllib.parse import urlparse
+
+from tornado import web
+
+from ..web.base import BaseHandler
+
+log = logging.getLogger("jls.auth")
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>jls: log in</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:28em;margin:4em auto}}
+input{{font-size:1em;padding:.3em}} .error{{color:#b00}}</style></head>
+<body><h1>Log in to jls</h1>{message}
+<form method="post" action="{action}">
+<input type="hidden" name="_xsrf" value="{xsrf}">
+<input type="hidden" name="next" value="{next}">
+<label>Token <input type="password" name="password" autofocus autocomplete="off"></label>
+<button type="submit">Log in</button></form>
+<p>The token is printed by <code>jls serve</code> when it starts.</p></body></html>
+"""
+
+
+class LoginHandler(BaseHandler):
+    auth_required = False
+
+    def check_xsrf_cookie(self) -> None:
+        """Always for the login form (no login forced on a browser by a foreign page)."""
+        web.RequestHandler.check_xsrf_cookie(self)
+
+    def _next_url(self) -> str:
+        """Where to go after logging in: only a path on this server (no open redirect)."""
+        base = self.settings.get("base_url", "/")
+        target = self.get_argument("next", base)
+        parsed = urlparse(target)
+        if (
+            parsed.scheme
+            or parsed.netloc
+            or not target.startswith(base)
+            or target.startswith("//")
+            or "\\" in target  # browsers read /\\host as //host
+        ):
+            return base
+        return target
+
+    def _page(self, message: str = "", status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(
+            PAGE.format(
+                message=f'<p class="error">{html.escape(message)}</p>' if message else "",
+                action=html.escape(self.request.path),
+                xsrf=html.escape(self.xsrf_token.decode("ascii")),
+                next=html.escape(self._next_url()),
+            )
+        )
+
+    def get(self) -> None:
+        if self.current_user is not None and self.identity_provider.auth_enabled:
+            self.redirect(self._next_url())
+            return
+        self._page()
+
+    def post(self) -> None:
+        offered = self.get_body_argument("password", "") or self.get_body_argument("token", "")
+        if not self.identity_provider.check_token(offered):
+            log.warning("Failed login from %s", self.request.remote_ip)
+            self._page("That token is not valid.", status=401)
+            return
+        self.set_login_cookie()
+        self.redirect(self._next_url())
+
+
+class LogoutHandler(BaseHandler):
+    auth_required = False
+
+    def get(self) -> None:
+        provider = self.identity_provider
+        self.clear_cookie(provider.cookie_name, path=self.settings.get("base_url", "/"))
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish("<!doctype html><p>Logged out. <a href='login'>Log in again</a></p>")
+
+
+def routes() -> list[tuple[str, type]]:
+    return [("login", LoginHandler), ("logout", LogoutHandler)]
