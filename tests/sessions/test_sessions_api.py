@@ -172,3 +172,23 @@ def test_unusable_database_is_a_clear_startup_error(tmp_path, content):
     assert result.returncode != 0
     assert str(db) in result.stderr
     assert db.read_bytes() == before  # nothing deleted or rewritten
+
+
+def test_a_database_locked_by_another_program_is_a_clear_startup_error(tmp_path):
+    db = tmp_path / "locked.db"
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("CREATE TABLE unrelated (x INTEGER)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = run_jls(
+            "serve", "--port", "0", "--root", str(tmp_path), "--sessions-db", str(db),
+            env=isolated_env(str(tmp_path)),
+        )  # fmt: skip
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 1
+    assert str(db) in result.stderr and "locked" in result.stderr
+    with sqlite3.connect(db) as connection:
+        tables = [r[0] for r in connection.execute("SELECT name FROM sqlite_master")]
+    assert tables == ["unrelated"], "the locked database was changed"
