@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 from jls_client import start_server
@@ -46,7 +47,7 @@ def test_save_on_a_full_disk_fails_clearly_and_keeps_the_old_notebook(tiny_disk,
         saved = api.put("api/contents/work.ipynb", json={"type": "notebook", "content":
                                                            notebook("version one")})  # fmt: skip
         assert saved.status_code == 201
-        before = open(path, "rb").read()
+        before = Path(path).read_bytes()
         with open(os.path.join(tiny_disk, "filler"), "wb") as filler:  # leave ~20 KiB free
             free = os.statvfs(tiny_disk).f_bavail * os.statvfs(tiny_disk).f_frsize
             filler.write(b"\0" * max(0, free - 20 * 1024))
@@ -54,7 +55,7 @@ def test_save_on_a_full_disk_fails_clearly_and_keeps_the_old_notebook(tiny_disk,
         response = api.put("api/contents/work.ipynb", json={"type": "notebook", "content": big})
         assert response.status_code == 507, response.text
         assert "space" in response.json()["message"]
-        assert open(path, "rb").read() == before, "the notebook on disk changed"
+        assert Path(path).read_bytes() == before, "the notebook on disk changed"
         leftovers = [n for n in os.listdir(tiny_disk) if n not in ("work.ipynb", "filler")]
         assert [n for n in leftovers if n != ".ipynb_checkpoints"] == []
         again = api.get("api/contents/work.ipynb").json()
