@@ -44,10 +44,18 @@ class MainKernelHandler(KernelAPIHandler):
             kernel_id = await self.kernel_manager.start_kernel(name=name or None, cwd=cwd)
         except NoSuchKernel as exc:
             raise ApiError(400, str(exc), "Bad Request") from None
+        except UnknownKernel as exc:
+            raise ApiError(409, f"{exc}: shut down before it was ready", "Conflict") from None
         except KernelStartError as exc:
             raise ApiError(500, str(exc), "Kernel start failed") from None
+        try:
+            model = self.kernel_manager.get(kernel_id).model()
+        except UnknownKernel:
+            model = None
+        if model is None:
+            raise ApiError(409, f"Kernel {kernel_id} was shut down before it was ready", "Conflict")
         self.set_header("Location", self.kernel_url(kernel_id))
-        self.finish_json(self.kernel_manager.get(kernel_id).model(), status=201)
+        self.finish_json(model, status=201)
 
 
 class KernelHandler(KernelAPIHandler):

@@ -229,6 +229,8 @@ class MappingKernelManager(LoggingConfigurable):
             try:
                 await asyncio.shield(kernel.ready_future)
             except Exception as exc:
+                if kernel.closing:  # shut down by another request while it started
+                    raise UnknownKernel(kernel.id) from exc
                 await self._discard(kernel, exc)
                 raise
             finally:
@@ -302,6 +304,10 @@ class MappingKernelManager(LoggingConfigurable):
 
     async def interrupt_kernel(self, kernel_id: str) -> None:
         kernel = self.get(kernel_id)
+        if not kernel.is_ready:
+            # Nothing of the user's runs yet, and SIGINT during start-up kills the kernel.
+            self.log.info("Not interrupting kernel %s: it is still starting", kernel_id)
+            return
         self.log.info("Interrupting kernel %s", kernel_id)
         await kernel.launched.interrupt()
         self._touch()

@@ -5,13 +5,14 @@ have changed": on every wake-up we drain all complete messages while
 ``EVENTS`` reports POLLIN, and after every send we look again, because a
 send can consume the edge that announced incoming messages. Sends never
 block the loop: our sockets have no send high-water mark, so a message is
-queued in ZMQ (towards a peer that may still be starting) rather than
-refused.
+queued in ZMQ (towards a peer that may still be starting); a socket left with
+no pipe to any peer refuses it, and it is dropped with a warning.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import zmq
@@ -33,6 +34,9 @@ def recv_parts(socket: zmq.Socket) -> list[bytes | memoryview]:
         parts.append(frame.bytes if len(frame) < ZERO_COPY_MIN else frame.buffer)
         if not frame.more:
             return parts
+
+
+log = logging.getLogger("jls.kernels")
 
 
 class ZMQChannel:
@@ -59,12 +63,24 @@ class ZMQChannel:
             if self.on_message is not None:
                 self.on_message(frames)
 
-    def send(self, frames: list[bytes]) -> None:
+    def send(self, frames: list[bytes]) -> bool:
+        """Queue a message without ever blocking the event loop; False if it was dropped.
+
+        With no send limit a socket only refuses when it has no pipe to any peer
+        (libzmq can leave a DEALER so after its kernel went away); a blocking send
+        would then freeze the whole server, as fuzzing restarts and shutdowns showed.
+        """
         if self._closed:
-            return
-        self.socket.send_multipart(frames)
+            return False
+        try:
+            self.socket.send_multipart(frames, flags=zmq.NOBLOCK)
+        except zmq.Again:
+            log.warning("Dropped a message to %s: the kernel is not connected",
+                        self.socket.getsockopt_string(zmq.LAST_ENDPOINT) or "a kernel")  # fmt: skip
+            return False
         if self.socket.getsockopt(_EVENTS) & _POLLIN:
             self._loop.call_soon(self._drain)
+        return True
 
     def closed(self) -> bool:
         return self._closed

@@ -7,7 +7,7 @@ from typing import Any
 from tornado.escape import url_escape
 
 from ..kernels.finder import NoSuchKernel
-from ..kernels.manager import KernelStartError
+from ..kernels.manager import KernelStartError, UnknownKernel
 from ..web.base import ApiError, APIHandler
 from .manager import SessionError, SessionManager, UnknownSession
 
@@ -26,6 +26,8 @@ class SessionAPIHandler(APIHandler):
             raise ApiError(404, str(exc)) from None
         except (SessionError, NoSuchKernel) as exc:
             raise ApiError(400, str(exc)) from None
+        except UnknownKernel as exc:
+            raise ApiError(409, f"{exc}: shut down by another request", "Conflict") from None
         except KernelStartError as exc:
             raise ApiError(500, str(exc), "Kernel start failed") from None
 

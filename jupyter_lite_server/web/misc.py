@@ -78,10 +78,25 @@ class IdentityHandler(APIHandler):
         self.finish_json({"identity": self.current_user.identity(), "permissions": permissions})
 
 
+class APISpecHandler(APIHandler):
+    """The OpenAPI description of this API (jupyter_lite_server/api.yaml)."""
+
+    _spec: bytes | None = None
+
+    def get(self) -> None:
+        if APISpecHandler._spec is None:
+            from importlib.resources import files
+
+            APISpecHandler._spec = files("jupyter_lite_server").joinpath("api.yaml").read_bytes()
+        self.set_header("Content-Type", "text/x-yaml; charset=utf-8")
+        self.finish(APISpecHandler._spec)
+
+
 def routes() -> list[tuple[str, type]]:
     return [
         (r"", RootHandler),
         (r"api/?", APIVersionHandler),
+        (r"api/spec.yaml", APISpecHandler),
         (r"api/status/?", StatusHandler),
         (r"api/me/?", IdentityHandler),
     ]

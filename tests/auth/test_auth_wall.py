@@ -16,6 +16,7 @@ NO_KERNEL = "00000000-0000-0000-0000-000000000000"
 # (method, path, JSON body): every route the server has, with harmless arguments.
 ROUTES = [
     ("GET", "api/status", None),
+    ("GET", "api/spec.yaml", None),
     ("GET", "api/me", None),
     ("GET", "api/kernelspecs", None),
     ("GET", "api/kernelspecs/python3", None),

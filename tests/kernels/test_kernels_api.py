@@ -255,3 +255,18 @@ def test_type_that_breaks_after_being_proven_is_reported(flaky_spec_server):
     assert r.status_code == 500 and "my environment is gone" in r.json()["message"]
     assert [k["id"] for k in api.get("api/kernels").json()] == [ok["id"]]
     assert "my environment is gone" in srv.log_text()
+
+
+def test_interrupting_a_kernel_that_is_still_starting_does_not_kill_it(server, api):
+    api.delete(
+        f"api/kernels/{api.start_kernel()['id']}"
+    )  # the type is proven: starts answer at once
+    model = api.start_kernel()
+    for _ in range(3):
+        assert api.post(f"api/kernels/{model['id']}/interrupt").status_code == 204
+    channel = api.channels(model["id"])
+    reply, _ = channel.execute("'alive'")
+    assert reply["status"] == "ok"
+    assert f"Kernel {model['id']} died" not in server.log_text()
+    channel.close()
+    api.delete(f"api/kernels/{model['id']}")
