@@ -127,7 +127,10 @@ class ManagedKernel:
         self.last_activity = utcnow()
         if msg.msg_type == "status":
             with contextlib.suppress(ValueError):
-                self.execution_state = msg.content().get("execution_state", self.execution_state)
+                # Our own probes (readiness, reattach) are not what clients mean by busy.
+                if msg.parent_header().get("session") != self.session_id:
+                    state = msg.content().get("execution_state", self.execution_state)
+                    self.execution_state = state
         self.fan_out(msg, "iopub")
 
     def fan_out(self, msg: wire.KernelMessage, channel: str) -> None:

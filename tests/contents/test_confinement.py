@@ -50,6 +50,12 @@ ATTEMPTS = [
     "link-to-outside",
     "a%00b",
     "x" * 5000,
+    "..\\outside\\secret.txt",
+    "....//outside/secret.txt",
+    "%252e%252e%252foutside%252fsecret.txt",
+    "C:%5CWindows%5Cwin.ini",
+    "sub/%2e%2e/%2e%2e/outside/secret.txt",
+    "..;/outside/secret.txt",
 ]
 
 
