@@ -39,7 +39,7 @@ class CorsMixin:
         pattern: re.Pattern | None = settings.get("allow_origin_pat")
         if allow == "*" or origin == allow:
             return True
-        if pattern is not None and pattern.match(origin):
+        if pattern is not None and pattern.fullmatch(origin):  # a prefix is not enough
             return True
         host = self.request.host  # type: ignore[attr-defined]
         return origin.split("://", 1)[-1] == host
