@@ -16,13 +16,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tornado import httpserver, netutil
-from traitlets import Bool, Integer, Unicode, default, validate
+from traitlets import Bool, Float, Integer, Unicode, default, validate
 from traitlets.config import Application, catch_config_error
 
 from . import __version__
 from .auth.identity import TokenIdentityProvider
 from .auth.policy import is_loopback, load_or_create_secret
 from .contents.manager import ContentsManager, NotFound
+from .hub import bind_from_env, hub_wiring, started_by_hub
+from .hub.activity import ActivityReporter
 from .kernels.finder import KernelFinder
 from .kernels.manager import MappingKernelManager, PoolConfigError
 from .sessions.manager import SessionError, SessionManager
@@ -108,6 +110,9 @@ class ServerApp(Application):
         128 * 1024 * 1024,
         help="Largest websocket message a client may send, in bytes (larger: close code 1009).",
     ).tag(config=True)
+    hub_activity_check_interval = Float(
+        10.0, help="Under JupyterHub: seconds between checks for new activity to report."
+    ).tag(config=True)
     cookie_secret_file = Unicode(
         help="File holding the secret that signs login cookies (created if missing), so "
         "browsers stay logged in across server restarts."
@@ -172,6 +177,11 @@ class ServerApp(Application):
                 "it could run code. Give a --token, or listen on 127.0.0.1."
             )
         self.log = logging.getLogger("jls")
+        self.hub = None
+        if started_by_hub():  # the spawner says where to listen and who may come in
+            for name, value in bind_from_env().items():
+                setattr(self, name, value)
+            self.hub = hub_wiring(self.base_url)
         self.kernel_manager = MappingKernelManager(
             parent=self, root_dir=self.root_dir, finder_factory=lambda: KernelFinder(parent=self)
         )
@@ -198,6 +208,7 @@ class ServerApp(Application):
         from .web.misc import routes as misc_routes
 
         table = [
+            *(self.hub[1] if self.hub else []),
             *misc_routes(),
             *auth_routes(),
             *kernelspec_routes(),
@@ -206,7 +217,7 @@ class ServerApp(Application):
             *contents_routes(),
             (r"api/.*", NotFoundHandler),
         ]
-        return [(self.base_url + pattern, handler) for pattern, handler in table]
+        return [(self.base_url + pattern, *rest) for pattern, *rest in table]
 
     def web_settings(self) -> dict[str, Any]:
         def confined_cwd(api_path: str) -> str:
@@ -215,14 +226,15 @@ class ServerApp(Application):
             except NotFound:
                 raise ApiError(400, f"Path {api_path!r} is outside the root directory") from None
 
+        hub_provider, _, hub_settings = self.hub or (None, None, {})
         return {
+            **hub_settings,
             "base_url": self.base_url,
             "kernel_manager": self.kernel_manager,
             "contents_manager": self.contents_manager,
             "session_manager": self.session_manager,
-            "identity_provider": TokenIdentityProvider(
-                self.token, self.cookie_secret, f"jls-login-{self.port}"
-            ),
+            "identity_provider": hub_provider
+            or TokenIdentityProvider(self.token, self.cookie_secret, f"jls-login-{self.port}"),
             "cookie_secret": self.cookie_secret,
             "xsrf_cookies": True,
             "cwd_for_path": confined_cwd,
@@ -269,7 +281,8 @@ class ServerApp(Application):
         await self.kernel_manager.start_pool()
         sockets = self.bind()
         # Cookies are not separated by port: name the login cookie after ours.
-        self.web_app.settings["identity_provider"].cookie_name = f"jls-login-{self.port}"
+        if self.hub is None:
+            self.web_app.settings["identity_provider"].cookie_name = f"jls-login-{self.port}"
         server = httpserver.HTTPServer(
             self.web_app, xheaders=True, max_body_size=self.max_body_size
         )
@@ -286,7 +299,17 @@ class ServerApp(Application):
             )
         self.log.info("jls %s serving %s", __version__, self.root_dir)
         print(f"jls {__version__} is running at:\n    {self.display_url}", flush=True)
+        activity = None
+        if self.hub is not None:
+            started = self.web_app.settings["started"]
+            km = self.kernel_manager
+            activity = ActivityReporter(
+                lambda: max(started, km.last_activity), self.hub_activity_check_interval
+            )
+            activity.start()
         await stop.wait()
+        if activity is not None:
+            activity.stop()
         self.log.info("Shutting down: stopping kernels")
         server.stop()
         await self.kernel_manager.shutdown_all()

@@ -28,6 +28,7 @@ input{{font-size:1em;padding:.3em}} .error{{color:#b00}}</style></head>
 
 class LoginHandler(BaseHandler):
     auth_required = False
+    login_redirect = True  # under JupyterHub: the hub's login
 
     def check_xsrf_cookie(self) -> None:
         """Always for the login form (no login forced on a browser by a foreign page)."""

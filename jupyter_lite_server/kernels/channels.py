@@ -39,7 +39,12 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
 
     async def get(self, kernel_id: str) -> None:  # type: ignore[override]
         """Refuse the upgrade unless authenticated and the kernel exists."""
-        if self.settings["identity_provider"].authenticate(self.request) is None:
+        provider = self.settings["identity_provider"]
+        if getattr(provider, "is_hub", False):
+            user = await provider.user_for_handler(self)  # the hub's answer, scopes checked
+        else:
+            user = provider.authenticate(self.request)
+        if user is None:
             log.warning(
                 "403 websocket %s from %s: missing or wrong token",
                 self.request.path,

@@ -70,6 +70,8 @@ class BaseHandler(CorsMixin, web.RequestHandler):
 
     def get_current_user(self) -> User | None:
         provider = self.identity_provider
+        if getattr(provider, "is_hub", False):
+            return None  # set by prepare() once the hub has answered
         method = provider.auth_method(self.request)
         if (
             method == "token"
@@ -94,13 +96,23 @@ class BaseHandler(CorsMixin, web.RequestHandler):
         )
         self.xsrf_token  # noqa: B018 - sets the _xsrf cookie pages send back with mutations
 
-    def prepare(self) -> None:
+    #: Pages send a browser that is not logged in to the hub's login (hub mode only).
+    login_redirect = False
+
+    async def prepare(self) -> None:
         self.set_cors_headers()
         origin = self.request.headers.get("Origin")
         if origin and not self.allowed_origin(origin):
             raise ApiError(403, f"Cross-origin request from {origin} is not allowed", "Forbidden")
         if self.request.method == "OPTIONS":
             return
+        provider = self.identity_provider
+        if getattr(provider, "is_hub", False):
+            self.set_header("X-JupyterHub-Version", self.settings.get("hub_version", ""))
+            self.current_user = await provider.user_for_handler(self)
+            if self.current_user is None and self.login_redirect:
+                provider.redirect_to_login(self)
+                raise web.Finish()
         if self.auth_required and self.current_user is None:
             raise ApiError(403, "Forbidden: a valid token is required", "Forbidden")
 
@@ -180,6 +192,6 @@ class NotFoundHandler(APIHandler):
 
     auth_required = False
 
-    def prepare(self) -> None:
-        super().prepare()
+    async def prepare(self) -> None:
+        await super().prepare()
         raise ApiError(404, f"No such endpoint: {self.request.path}", "Not Found")

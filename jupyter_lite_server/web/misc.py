@@ -28,9 +28,11 @@ class RootHandler(BaseHandler):
 
     auth_required = False
     sets_login_cookie = True
+    login_redirect = True
 
     def get(self) -> None:
         self.current_user  # noqa: B018 - a valid ?token= sets the login cookie
+        self.xsrf_token  # noqa: B018 - sets the _xsrf cookie scripts send with changes
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(ROOT_PAGE.format(version=__version__))
 
