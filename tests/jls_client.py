@@ -105,6 +105,13 @@ def start_server(
     return Server(proc=proc, url=url, token=token, root=root, log_path=log_path)
 
 
+def start_server_in(base: str | os.PathLike, *args: str, **kwargs) -> Server:
+    """A server whose root is ``base/root`` (created), its Jupyter dirs under ``base``."""
+    root = os.path.join(base, "root")
+    os.makedirs(root, exist_ok=True)
+    return start_server(root, str(base), *args, **kwargs)
+
+
 def run_jls(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
     """Run ``python -m jupyter_lite_server ARGS`` to completion (for start-up errors)."""
     return subprocess.run(

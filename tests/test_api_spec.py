@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import yaml
-from jls_client import child_pids, start_server
+from jls_client import child_pids, start_server_in
 
 from jupyter_lite_server.contents.handlers import routes as contents_routes
 from jupyter_lite_server.kernels.handlers import routes as kernel_routes
@@ -57,9 +57,7 @@ def test_every_route_is_described_and_every_description_is_served(spec):
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_schemathesis_finds_no_server_error_and_no_violation(tmp_path):
-    root = tmp_path / "root"
-    root.mkdir()
-    server = start_server(str(root), str(tmp_path))
+    server = start_server_in(tmp_path)
     spec_file = os.path.join(os.path.dirname(__file__), "..", "jupyter_lite_server", "api.yaml")
     command = [
         shutil.which("schemathesis") or os.path.join(os.path.dirname(sys.executable), "st"),

@@ -1,20 +1,15 @@
 """allow_origin / allow_origin_pat / allow_credentials, REST and websocket, as in jupyter_server."""
 
-import os
-
 import pytest
 import requests
 import websocket
-from jls_client import run_jls, start_server
+from jls_client import run_jls, start_server_in
 
 
 @pytest.fixture(scope="module")
 def cors_server(tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("cors"))
-    root = os.path.join(base, "root")
-    os.makedirs(root)
-    server = start_server(
-        root, base,
+    server = start_server_in(
+        tmp_path_factory.mktemp("cors"),
         "--allow-origin", "https://app.example",
         "--allow-origin-pat", r"https://.*\.trusted\.example",
         "--allow-credentials",

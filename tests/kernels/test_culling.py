@@ -1,18 +1,16 @@
 """Idle kernels are culled with jupyter_server's rules; their sessions go with them."""
 
-import os
 import time
 
 import pytest
-from jls_client import start_server
+from jls_client import start_server_in
 
 
 @pytest.fixture(scope="module")
 def culling_server(tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("cull"))
-    root = os.path.join(base, "root")
-    os.makedirs(root)
-    srv = start_server(root, base, "--cull-idle-timeout", "2", "--cull-interval", "0.5")
+    srv = start_server_in(
+        tmp_path_factory.mktemp("cull"), "--cull-idle-timeout", "2", "--cull-interval", "0.5"
+    )
     yield srv
     srv.stop()
 

@@ -5,7 +5,7 @@ import signal
 import time
 
 import pytest
-from jls_client import kernel_pid, pid_alive, start_server, wait_gone
+from jls_client import kernel_pid, pid_alive, start_server_in, wait_gone
 
 pytestmark = pytest.mark.slow
 
@@ -42,9 +42,7 @@ def test_a_kernel_ignoring_sigint_sigterm_and_shutdown_request_is_killed(api):
 
 
 def test_sigterm_with_ten_busy_kernels_stops_every_one(tmp_path):
-    root = tmp_path / "root"
-    root.mkdir()
-    server = start_server(str(root), str(tmp_path))
+    server = start_server_in(tmp_path)
     api = server.api()
     pids = []
     for _ in range(10):

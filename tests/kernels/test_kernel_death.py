@@ -5,17 +5,13 @@ import signal
 import time
 
 import pytest
-from jls_client import kernel_pid, start_server, wait_gone
+from jls_client import kernel_pid, start_server_in, wait_gone
 
 
 @pytest.fixture(scope="module")
 def fast_watch_server(tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("death"))
-    root = os.path.join(base, "root")
-    os.makedirs(root)
-    srv = start_server(
-        root,
-        base,
+    srv = start_server_in(
+        tmp_path_factory.mktemp("death"),
         "--MappingKernelManager.watch_interval=0.2",
         "--MappingKernelManager.restart_limit=2",
     )

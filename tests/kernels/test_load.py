@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from jls_client import start_server
+from jls_client import start_server_in
 
 pytestmark = pytest.mark.slow
 
@@ -40,9 +40,7 @@ def start_kernels(api, count):
 
 @pytest.mark.timeout(600)
 def test_32_kernels_under_execute_load_lose_nothing_and_leak_nothing(tmp_path):
-    root = tmp_path / "root"
-    root.mkdir()
-    server = start_server(str(root), str(tmp_path))
+    server = start_server_in(tmp_path)
     api = server.api()
     # Warm up every code path once, then take the baseline.
     for kernel_id in start_kernels(api, 2):

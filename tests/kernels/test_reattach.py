@@ -41,6 +41,18 @@ def serve(place, *args):
     return start_server(place["root"], place["base"], "--sessions-db", place["db"], *args)
 
 
+def serve_with_kernel(place, pids_to_reap, session_id=None):
+    """A server on the place's database and one kernel with a channel (its PID reaped later)."""
+    server = serve(place)
+    api = server.api()
+    kernel_id = api.start_kernel()["id"]
+    channel = api.channels(kernel_id, session_id=session_id)
+    if session_id:
+        channel.session = session_id  # as JupyterLab does: one id for socket and messages
+    pids_to_reap.append(kernel_pid(channel))
+    return server, api, kernel_id, channel
+
+
 def open_notebook(api, path="work/analysis.ipynb"):
     response = api.post(
         "api/sessions", json={"path": path, "type": "notebook", "kernel": {"name": "python3"}}
@@ -191,11 +203,7 @@ def test_a_kernel_whose_key_no_longer_matches_is_skipped_and_the_others_reattach
 
 
 def test_a_computation_running_across_the_restart_completes_with_its_state(place, pids_to_reap):
-    server = serve(place)
-    api = server.api()
-    kernel_id = api.start_kernel()["id"]
-    channel = api.channels(kernel_id)
-    pids_to_reap.append(kernel_pid(channel))
+    server, api, kernel_id, channel = serve_with_kernel(place, pids_to_reap)
     channel.send(channel.message("execute_request", {"code": "import time; time.sleep(4); y = 7"}))
     time.sleep(1)
     server.stop(signal.SIGKILL)
@@ -232,12 +240,7 @@ def test_keep_kernels_needs_a_database_file(place):
 
 
 def test_output_produced_while_the_server_was_down_is_replayed_to_its_client(place, pids_to_reap):
-    server = serve(place)
-    api = server.api()
-    kernel_id = api.start_kernel()["id"]
-    channel = api.channels(kernel_id, session_id="laptop")
-    channel.session = "laptop"  # as JupyterLab does: one id for the socket and its messages
-    pids_to_reap.append(kernel_pid(channel))
+    server, api, kernel_id, channel = serve_with_kernel(place, pids_to_reap, "laptop")
     msg_id = channel.send(
         channel.message(
             "execute_request",
@@ -272,11 +275,7 @@ def test_output_produced_while_the_server_was_down_is_replayed_to_its_client(pla
 
 
 def test_keepers_end_with_their_kernels(place, pids_to_reap):
-    server = serve(place)
-    api = server.api()
-    kernel_id = api.start_kernel()["id"]
-    channel = api.channels(kernel_id)
-    pids_to_reap.append(kernel_pid(channel))
+    server, api, kernel_id, channel = serve_with_kernel(place, pids_to_reap)
     channel.close()
     with sqlite3.connect(place["db"]) as db:
         (keeper,) = db.execute("SELECT keeper FROM kernel").fetchone()

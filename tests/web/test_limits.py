@@ -7,19 +7,15 @@ import struct
 import pytest
 import requests
 import websocket
-from jls_client import start_server
+from jls_client import start_server_in
 
 LIMIT = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
 def small_server(tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("limits"))
-    root = os.path.join(base, "root")
-    os.makedirs(root)
-    server = start_server(
-        root,
-        base,
+    server = start_server_in(
+        tmp_path_factory.mktemp("limits"),
         f"--ServerApp.max_body_size={LIMIT}",
         f"--ServerApp.max_ws_message_size={LIMIT}",
     )
