@@ -192,3 +192,18 @@ def test_api_token_kernel_websocket_activity_and_another_user_refused(hub):
     for pid in [*servers, int(kernel_pid)]:
         assert not os.path.exists(f"/proc/{pid}") or "Z" in Path(f"/proc/{pid}/stat").read_text(
         ).rsplit(")", 1)[1].split()[0], f"process {pid} left behind"  # fmt: skip
+
+
+def test_another_user_logged_in_at_the_hub_cannot_open_the_server(hub):
+    start_server_for(hub, "alice")
+    browser = requests.Session()
+    login_page = browser.get(hub["url"] + "/hub/login", timeout=30)
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', login_page.text).group(1)
+    credentials = {"username": "bob", "password": "secret", "_xsrf": xsrf}
+    browser.post(hub["url"] + "/hub/login?next=/hub/home", data=credentials, timeout=30)
+    # The hub completes OAuth for bob (with bob's scopes); jls then refuses him.
+    page = browser.get(hub["url"] + "/user/alice/", timeout=30)
+    assert page.status_code == 403, (page.url, page.status_code)
+    assert "jls" not in page.text
+    status = browser.get(hub["url"] + "/user/alice/api/status", timeout=30)
+    assert status.status_code == 403
