@@ -41,10 +41,11 @@ def test_a_kernel_ignoring_sigint_sigterm_and_shutdown_request_is_killed(api):
     assert api.get(f"api/kernels/{model['id']}").status_code == 404
 
 
-def test_sigterm_with_ten_busy_kernels_stops_every_one(tmp_path):
+def test_sigterm_with_ten_busy_kernels_stops_every_one(tmp_path, request):
     server = start_server_in(tmp_path)
     api = server.api()
     pids = []
+    request.addfinalizer(lambda: server.proc.poll() is None and server.stop(signal.SIGKILL))
     for _ in range(10):
         channel = api.channels(api.start_kernel()["id"])
         pids.append(kernel_pid(channel))

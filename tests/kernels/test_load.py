@@ -51,82 +51,84 @@ def test_32_kernels_under_execute_load_lose_nothing_and_leak_nothing(tmp_path):
     time.sleep(1)
     baseline = resources(server.proc.pid)
 
-    kernel_ids = start_kernels(api, KERNELS)
-    results = {kernel_id: {"sent": 0, "ok": 0, "errors": []} for kernel_id in kernel_ids}
-    stop_at = time.monotonic() + SECONDS + 30  # + start-up of the 32 kernels
+    try:
+        kernel_ids = start_kernels(api, KERNELS)
+        results = {kernel_id: {"sent": 0, "ok": 0, "errors": []} for kernel_id in kernel_ids}
+        stop_at = time.monotonic() + SECONDS + 30  # + start-up of the 32 kernels
 
-    def client(kernel_id):
-        """Sends numbered requests; checks every reply, result and printed line comes back.
+        def client(kernel_id):
+            """Sends numbered requests; checks every reply, result and printed line comes back.
 
-        ipykernel may publish a stream message after the request's idle status (its
-        output thread flushes on its own schedule), so printed lines are counted over
-        the whole run rather than per request.
-        """
-        tally = results[kernel_id]
-        printed: list[int] = []
-        try:
-            channel = api.channels(kernel_id)
-            # ready; no output cache (its "cache limit hit" notice would mix into stdout)
-            channel.execute("get_ipython().displayhook.cache_size = 0", timeout=120)
-            deadline = max(stop_at - 30, time.monotonic()) + SECONDS
-            while time.monotonic() < deadline:
-                n = tally["sent"]
-                tally["sent"] += 1
-                msg_id = channel.send(
-                    channel.message("execute_request", {"code": f"print('n={n}'); {n} * 2"})
-                )
-                reply = result = None
-                while reply is None or result is None:
-                    message = channel.recv(120)
-                    kind = message["header"]["msg_type"]
-                    if kind == "stream" and message["content"]["name"] == "stdout":
+            ipykernel may publish a stream message after the request's idle status (its
+            output thread flushes on its own schedule), so printed lines are counted over
+            the whole run rather than per request.
+            """
+            tally = results[kernel_id]
+            printed: list[int] = []
+            try:
+                channel = api.channels(kernel_id)
+                # ready; no output cache (its "cache limit hit" notice would mix into stdout)
+                channel.execute("get_ipython().displayhook.cache_size = 0", timeout=120)
+                deadline = max(stop_at - 30, time.monotonic()) + SECONDS
+                while time.monotonic() < deadline:
+                    n = tally["sent"]
+                    tally["sent"] += 1
+                    msg_id = channel.send(
+                        channel.message("execute_request", {"code": f"print('n={n}'); {n} * 2"})
+                    )
+                    reply = result = None
+                    while reply is None or result is None:
+                        message = channel.recv(120)
+                        kind = message["header"]["msg_type"]
+                        if kind == "stream" and message["content"]["name"] == "stdout":
+                            printed.extend(numbered(message["content"]["text"]))
+                        elif message["parent_header"].get("msg_id") != msg_id:
+                            continue
+                        elif kind == "execute_reply":
+                            reply = message["content"]
+                        elif kind == "execute_result":
+                            result = message["content"]["data"]["text/plain"]
+                    if reply["status"] == "ok" and result == str(n * 2):
+                        tally["ok"] += 1
+                    else:
+                        tally["errors"].append((n, reply, result))
+                while len(printed) < tally["sent"]:  # late stream messages
+                    message = channel.recv(10)
+                    if (
+                        message["header"]["msg_type"] == "stream"
+                        and message["content"]["name"] == "stdout"
+                    ):
                         printed.extend(numbered(message["content"]["text"]))
-                    elif message["parent_header"].get("msg_id") != msg_id:
-                        continue
-                    elif kind == "execute_reply":
-                        reply = message["content"]
-                    elif kind == "execute_result":
-                        result = message["content"]["data"]["text/plain"]
-                if reply["status"] == "ok" and result == str(n * 2):
-                    tally["ok"] += 1
-                else:
-                    tally["errors"].append((n, reply, result))
-            while len(printed) < tally["sent"]:  # late stream messages
-                message = channel.recv(10)
-                if (
-                    message["header"]["msg_type"] == "stream"
-                    and message["content"]["name"] == "stdout"
-                ):
-                    printed.extend(numbered(message["content"]["text"]))
-            channel.close()
-        except ValueError as exc:
-            tally["errors"].append(f"unexpected output: {exc}; last message {message!r}"[:2000])
-        except Exception as exc:
-            tally["errors"].append(repr(exc))
-        if sorted(printed) != list(range(tally["sent"])):
-            tally["errors"].append(
-                f"printed lines lost or repeated: {len(printed)} of {tally['sent']}"
-            )
+                channel.close()
+            except ValueError as exc:
+                tally["errors"].append(f"unexpected output: {exc}; last message {message!r}"[:2000])
+            except Exception as exc:
+                tally["errors"].append(repr(exc))
+            if sorted(printed) != list(range(tally["sent"])):
+                tally["errors"].append(
+                    f"printed lines lost or repeated: {len(printed)} of {tally['sent']}"
+                )
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in kernel_ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    sent = sum(t["sent"] for t in results.values())
-    ok = sum(t["ok"] for t in results.values())
-    errors = [e for t in results.values() for e in t["errors"]]
-    print(f"\n{KERNELS} kernels, {SECONDS} s: {sent} execute requests, {ok} complete replies")
-    assert errors == []
-    assert ok == sent and sent >= KERNELS * 10
+        threads = [threading.Thread(target=client, args=(k,)) for k in kernel_ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sent = sum(t["sent"] for t in results.values())
+        ok = sum(t["ok"] for t in results.values())
+        errors = [e for t in results.values() for e in t["errors"]]
+        print(f"\n{KERNELS} kernels, {SECONDS} s: {sent} execute requests, {ok} complete replies")
+        assert errors == []
+        assert ok == sent and sent >= KERNELS * 10
 
-    for kernel_id in kernel_ids:
-        assert api.delete(f"api/kernels/{kernel_id}").status_code == 204
-    time.sleep(2)
-    after = resources(server.proc.pid)
-    print(f"baseline {baseline}, after {after}")
-    assert api.get("api/kernels").json() == []
-    assert after["fds"] <= baseline["fds"] + 2, (baseline, after)
-    assert after["threads"] <= baseline["threads"] + 2, (baseline, after)
-    assert after["rss_kib"] <= baseline["rss_kib"] + 40 * 1024, (baseline, after)
-    server.stop()
+        for kernel_id in kernel_ids:
+            assert api.delete(f"api/kernels/{kernel_id}").status_code == 204
+        time.sleep(2)
+        after = resources(server.proc.pid)
+        print(f"baseline {baseline}, after {after}")
+        assert api.get("api/kernels").json() == []
+        assert after["fds"] <= baseline["fds"] + 2, (baseline, after)
+        assert after["threads"] <= baseline["threads"] + 2, (baseline, after)
+        assert after["rss_kib"] <= baseline["rss_kib"] + 40 * 1024, (baseline, after)
+    finally:
+        server.stop()

@@ -37,8 +37,23 @@ def pids_to_reap(place):
             os.kill(pid, signal.SIGKILL)
 
 
+STARTED = []
+
+
+@pytest.fixture(autouse=True)
+def stop_servers_left_running():
+    """A failed test must not leave its servers (and their kernels) behind."""
+    yield
+    while STARTED:
+        server = STARTED.pop()
+        if server.proc.poll() is None:
+            server.stop()
+
+
 def serve(place, *args):
-    return start_server(place["root"], place["base"], "--sessions-db", place["db"], *args)
+    server = start_server(place["root"], place["base"], "--sessions-db", place["db"], *args)
+    STARTED.append(server)
+    return server
 
 
 def serve_with_kernel(place, pids_to_reap, session_id=None):
