@@ -27,6 +27,7 @@ from .hub import bind_from_env, hub_wiring, started_by_hub
 from .hub.activity import ActivityReporter
 from .kernels.finder import KernelFinder
 from .kernels.manager import MappingKernelManager, PoolConfigError
+from .lab import lab_wiring
 from .sessions.manager import SessionError, SessionManager
 from .web.base import ApiError, NotFoundHandler
 from .web.limits import LimitedApplication
@@ -110,6 +111,9 @@ class ServerApp(Application):
         128 * 1024 * 1024,
         help="Largest websocket message a client may send, in bytes (larger: close code 1009).",
     ).tag(config=True)
+    serve_lab = Bool(
+        True, help="Serve JupyterLab at /lab when the jupyterlab package is installed."
+    ).tag(config=True)
     hub_activity_check_interval = Float(
         10.0, help="Under JupyterHub: seconds between checks for new activity to report."
     ).tag(config=True)
@@ -182,6 +186,7 @@ class ServerApp(Application):
             for name, value in bind_from_env().items():
                 setattr(self, name, value)
             self.hub = hub_wiring(self.base_url)
+        self.lab = lab_wiring() if self.serve_lab else None
         self.kernel_manager = MappingKernelManager(
             parent=self, root_dir=self.root_dir, finder_factory=lambda: KernelFinder(parent=self)
         )
@@ -209,6 +214,7 @@ class ServerApp(Application):
 
         table = [
             *(self.hub[1] if self.hub else []),
+            *(self.lab[0] if self.lab else []),
             *misc_routes(),
             *auth_routes(),
             *kernelspec_routes(),
@@ -229,6 +235,7 @@ class ServerApp(Application):
         hub_provider, _, hub_settings = self.hub or (None, None, {})
         return {
             **hub_settings,
+            **(self.lab[1] if self.lab else {}),
             "base_url": self.base_url,
             "kernel_manager": self.kernel_manager,
             "contents_manager": self.contents_manager,

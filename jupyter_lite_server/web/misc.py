@@ -19,7 +19,9 @@ VS Code, nbclient or <code>@jupyterlab/services</code> at this URL with its toke
 <a href="api/kernels">api/kernels</a> &middot; <a href="api/sessions">api/sessions</a>
 &middot; <a href="api/contents">api/contents</a></li>
 <li>The API description: <a href="api/spec.yaml">api/spec.yaml</a></li></ul>
-<p>This version serves no notebook UI of its own.</p></body></html>
+<p>No notebook UI is installed. For JupyterLab:
+<code>pip install 'jupyter_lite_server[lab]'</code> and restart; it is then served at
+<a href="lab">lab</a>.</p></body></html>
 """
 
 
@@ -33,6 +35,9 @@ class RootHandler(BaseHandler):
     def get(self) -> None:
         self.current_user  # noqa: B018 - a valid ?token= sets the login cookie
         self.xsrf_token  # noqa: B018 - sets the _xsrf cookie scripts send with changes
+        if self.settings.get("lab") is not None:
+            self.redirect(self.settings["base_url"] + "lab")
+            return
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(ROOT_PAGE.format(version=__version__))
 

@@ -43,6 +43,20 @@ ROUTES = [
     ("POST", "api/contents/wall.txt/checkpoints/nope", None),
     ("DELETE", "api/contents/wall.txt/checkpoints/nope", None),
     ("GET", "files/wall.txt", None),
+    # JupyterLab's endpoints (jupyterlab is installed in the test environment)
+    ("GET", "lab/api/settings/", None),
+    ("GET", "lab/api/settings/@jupyterlab/apputils-extension:themes", None),
+    ("PUT", "lab/api/settings/@jupyterlab/apputils-extension:themes", {"raw": "{}"}),
+    ("GET", "lab/api/workspaces/", None),
+    ("PUT", "lab/api/workspaces/wall", {"data": {}, "metadata": {"id": "wall"}}),
+    ("DELETE", "lab/api/workspaces/no-such-space", None),
+    ("GET", "lab/api/translations/", None),
+    ("GET", "lab/api/listings/@jupyterlab/extensionmanager-extension/listings.json", None),
+    ("GET", "lab/api/themes/@jupyterlab/theme-light-extension/index.css", None),
+    ("GET", "api/config/notebook", None),
+    ("PATCH", "api/config/notebook", {"wall": True}),
+    ("GET", "api/nbconvert", None),
+    ("GET", "lsp/status", None),
 ]
 MUTATING = [r for r in ROUTES if r[0] != "GET"]
 

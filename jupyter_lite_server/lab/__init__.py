@@ -1,0 +1,100 @@
+"""JupyterLab's built front end, served natively (see docs/jupyterlab.md).
+
+Only the files of the installed ``jupyterlab`` package are used (its
+``share/jupyter/lab`` directory: static assets, schemas, themes); none of
+jupyter_server's or jupyterlab_server's code runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LabFiles:
+    """Where the installed JupyterLab and its prebuilt extensions live."""
+
+    app_dir: str
+    version: str
+    extension_dirs: list[str] = field(default_factory=list)
+
+    @property
+    def static_dir(self) -> str:
+        return os.path.join(self.app_dir, "static")
+
+    @property
+    def schemas_dir(self) -> str:
+        return os.path.join(self.app_dir, "schemas")
+
+    @property
+    def themes_dir(self) -> str:
+        return os.path.join(self.app_dir, "themes")
+
+
+def find_lab() -> LabFiles | None:
+    """The JupyterLab application directory on the Jupyter data path, if installed."""
+    from jupyter_core.paths import jupyter_path
+
+    for app_dir in jupyter_path("lab"):
+        package = os.path.join(app_dir, "static", "package.json")
+        if os.path.isfile(os.path.join(app_dir, "static", "index.html")) and os.path.isfile(
+            package
+        ):
+            with open(package) as f:
+                version = json.load(f).get("version", "")
+            return LabFiles(app_dir, version, [d for d in jupyter_path("labextensions")])
+    return None
+
+
+def federated_extensions(lab: LabFiles) -> dict[str, dict]:
+    """Prebuilt (pip-installed) extensions: name -> {name, load, extension, style, dir}."""
+    found: dict[str, dict] = {}
+    for base in lab.extension_dirs:
+        if not os.path.isdir(base):
+            continue
+        for entry in sorted(os.listdir(base)):
+            candidates = (
+                [os.path.join(entry, sub) for sub in sorted(os.listdir(os.path.join(base, entry)))]
+                if entry.startswith("@") and os.path.isdir(os.path.join(base, entry))
+                else [entry]
+            )
+            for name in candidates:
+                package = os.path.join(base, name, "package.json")
+                if name in found or not os.path.isfile(package):
+                    continue
+                with open(package) as f:
+                    data = json.load(f)
+                build = data.get("jupyterlab", {}).get("_build")
+                if not build:
+                    continue
+                found[name] = {
+                    "name": data.get("name", name),
+                    "load": build["load"],
+                    **{k: build[k] for k in ("extension", "mimeExtension", "style") if k in build},
+                    "dir": os.path.join(base, name),
+                }
+    return found
+
+
+def lab_wiring() -> tuple[list[tuple], dict[str, object]] | None:
+    """(routes, tornado settings) serving JupyterLab, or None when it is not installed."""
+    lab = find_lab()
+    if lab is None:
+        return None
+    from jupyter_core.paths import jupyter_config_dir
+
+    from .handlers import JsonFileStore, routes
+    from .settings import LabSettings
+
+    config_dir = jupyter_config_dir()
+    settings = {
+        "lab": lab,
+        "lab_settings": LabSettings(lab, os.path.join(config_dir, "lab", "user-settings")),
+        "lab_workspaces": JsonFileStore(
+            os.path.join(config_dir, "lab", "workspaces"), ".jupyterlab-workspace"
+        ),
+        "lab_config": JsonFileStore(os.path.join(config_dir, "nbconfig"), ".json"),
+    }
+    return routes(lab), settings

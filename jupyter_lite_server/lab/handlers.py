@@ -1,0 +1,304 @@
+"""The JupyterLab page, its assets, and the lab APIs its front end calls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+from tornado import web, websocket
+from tornado.escape import url_escape
+
+from ..contents.fileio import atomic_write
+from ..web.base import ApiError, APIHandler, BaseHandler
+from . import LabFiles, federated_extensions
+from .favicon import FaviconHandler
+from .settings import InvalidSettings, LabSettings
+
+
+def page_config(handler: BaseHandler, lab: LabFiles, tree_path: str = "") -> dict[str, Any]:
+    base = handler.settings["base_url"]
+    extensions = [
+        {k: v for k, v in ext.items() if k != "dir"} for ext in federated_extensions(lab).values()
+    ]
+    return {
+        "appName": "JupyterLab",
+        "appNamespace": "lab",
+        "appUrl": "/lab",
+        "appVersion": lab.version,
+        "baseUrl": base,
+        "wsUrl": "",
+        "token": "",
+        "cacheFiles": True,
+        "devMode": False,
+        "disabledExtensions": [],
+        "deferredExtensions": [],
+        "exposeAppInBrowser": False,
+        "federated_extensions": extensions,
+        "fullAppUrl": f"{base}lab",
+        "fullLabextensionsUrl": f"{base}lab/extensions",
+        "fullLicensesUrl": f"{base}lab/api/licenses",
+        "fullListingsUrl": f"{base}lab/api/listings",
+        "fullSettingsUrl": f"{base}lab/api/settings",
+        "fullStaticUrl": f"{base}static/lab",
+        "fullThemesUrl": f"{base}lab/api/themes",
+        "fullTranslationsApiUrl": f"{base}lab/api/translations",
+        "fullTreeUrl": f"{base}lab/tree",
+        "fullWorkspacesApiUrl": f"{base}lab/api/workspaces",
+        "ignorePlugins": [],
+        "labextensionsUrl": "/lab/extensions",
+        "licensesUrl": "/lab/api/licenses",
+        "listingsUrl": "/lab/api/listings",
+        "mode": "multiple-document",
+        "notebookStartsKernel": True,
+        "quitButton": False,
+        "settingsUrl": "/lab/api/settings",
+        "store_id": 0,
+        "terminalsAvailable": False,
+        "themesUrl": "/lab/api/themes",
+        "translationsApiUrl": "/lab/api/translations",
+        "treePath": tree_path,
+        "treeUrl": "/lab/tree",
+        "workspace": "default",
+        "defaultWorkspace": "default",
+        "workspacesApiUrl": "/lab/api/workspaces",
+        "serverRoot": handler.settings["contents_manager"].root_dir,
+        "preferredPath": "/",
+    }
+
+
+class LabPageHandler(BaseHandler):
+    """/lab and /lab/tree/<path>: JupyterLab's index.html with our page config."""
+
+    auth_required = False  # answered by a redirect to /login instead of a 403
+    sets_login_cookie = True
+    login_redirect = True
+    _template = None
+
+    def get(self, tree_path: str = "") -> None:
+        if self.current_user is None:
+            target = url_escape(self.request.uri or "", plus=False)
+            self.redirect(f"{self.settings['base_url']}login?next={target}")
+            return
+        lab: LabFiles = self.settings["lab"]
+        if LabPageHandler._template is None:
+            import jinja2
+
+            with open(os.path.join(lab.static_dir, "index.html")) as f:
+                LabPageHandler._template = jinja2.Template(f.read(), autoescape=True)
+        self.xsrf_token  # noqa: B018 - the front end sends it back with every change
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        self.finish(LabPageHandler._template.render(
+            page_config=page_config(self, lab, tree_path.strip("/")),
+            base_url=self.settings["base_url"], ws_url="", custom_css=False,
+        ))  # fmt: skip
+
+
+class AuthStaticHandler(BaseHandler, web.StaticFileHandler):
+    """Static files behind the same wall as the API; hashed names are cached for good."""
+
+    async def prepare(self) -> None:
+        await BaseHandler.prepare(self)
+
+    def set_extra_headers(self, path: str) -> None:
+        if self.get_argument("v", None) or any(c.isdigit() for c in path.rsplit(".", 2)[-2:][0]):
+            self.set_header("Cache-Control", "public, max-age=31536000, immutable")
+        else:
+            self.set_header("Cache-Control", "no-cache")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        APIHandler.write_error(self, status_code, **kwargs)  # type: ignore[arg-type]
+
+
+class PublicStaticHandler(AuthStaticHandler):
+    """The app's own built assets: the same for everyone, needed by the login page too."""
+
+    auth_required = False
+
+
+class SettingsHandler(APIHandler):
+    @property
+    def store(self) -> LabSettings:
+        return self.settings["lab_settings"]
+
+    async def get(self, plugin_id: str = "") -> None:
+        ids_only = self.get_argument("ids_only", "") == "true"
+        loop = asyncio.get_running_loop()
+        try:
+            if plugin_id:
+                result = await loop.run_in_executor(None, self.store.get, plugin_id)
+            else:
+                result = {"settings": await loop.run_in_executor(None, self.store.list, ids_only)}
+        except KeyError:
+            raise ApiError(404, f"No schema for plugin {plugin_id}") from None
+        self.finish_json(result)
+
+    async def put(self, plugin_id: str) -> None:
+        raw = self.get_json_body(required=True).get("raw")
+        if not isinstance(raw, str):
+            raise ApiError(400, '"raw" must be the settings text')
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.store.save, plugin_id, raw)
+        except KeyError:
+            raise ApiError(404, f"No schema for plugin {plugin_id}") from None
+        except InvalidSettings as exc:
+            raise ApiError(400, str(exc)) from None
+        self.set_status(204)
+        self.finish()
+
+
+class TranslationsHandler(APIHandler):
+    def get(self, locale: str = "") -> None:
+        if not locale:
+            self.finish_json({"data": {"en": {"displayName": "English", "nativeName": "English"}},
+                              "message": ""})  # fmt: skip
+        else:
+            self.finish_json({"data": {}, "message": "" if locale == "en" else
+                              f"Language pack '{locale}' not installed!"})  # fmt: skip
+
+
+class JsonFileStore:
+    """Small JSON documents kept as files (workspaces, frontend config sections)."""
+
+    def __init__(self, directory: str, suffix: str) -> None:
+        self.directory = directory
+        self.suffix = suffix
+
+    def path(self, name: str) -> str:
+        safe = name.replace("/", "%2F").replace("\\", "%5C")
+        if safe in ("", ".", ".."):
+            raise ApiError(400, f"Invalid name {name!r}")
+        return os.path.join(self.directory, safe + self.suffix)
+
+    def read(self, name: str) -> dict[str, Any] | None:
+        try:
+            with open(self.path(name)) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def write(self, name: str, value: dict[str, Any]) -> None:
+        os.makedirs(self.directory, exist_ok=True)
+        atomic_write(self.path(name), json.dumps(value).encode())
+
+    def names(self) -> list[str]:
+        try:
+            entries = sorted(os.listdir(self.directory))
+        except OSError:
+            return []
+        return [
+            e[: -len(self.suffix)].replace("%2F", "/") for e in entries if e.endswith(self.suffix)
+        ]
+
+
+class WorkspacesHandler(APIHandler):
+    @property
+    def store(self) -> JsonFileStore:
+        return self.settings["lab_workspaces"]
+
+    def get(self, space: str = "") -> None:
+        if not space:
+            values = [self.store.read(n) for n in self.store.names()]
+            ids = [v["metadata"]["id"] for v in values if v]
+            self.finish_json({"workspaces": {"ids": ids, "values": [v for v in values if v]}})
+            return
+        self.finish_json(self.store.read(space) or {"data": {}, "metadata": {"id": space}})
+
+    def put(self, space: str) -> None:
+        body = self.get_json_body(required=True)
+        if not isinstance(body.get("data", {}), dict):
+            raise ApiError(400, "workspace data must be an object")
+        body.setdefault("metadata", {})["id"] = space
+        self.store.write(space, body)
+        self.set_status(204)
+        self.finish()
+
+    def delete(self, space: str) -> None:
+        try:
+            os.remove(self.store.path(space))
+        except FileNotFoundError:
+            raise ApiError(404, f"Workspace {space!r} does not exist") from None
+        self.set_status(204)
+        self.finish()
+
+
+class ConfigSectionHandler(APIHandler):
+    """/api/config/<section>: front-end configuration sections, as jupyter_server keeps them."""
+
+    def get(self, section: str) -> None:
+        self.finish_json(self.settings["lab_config"].read(section) or {})
+
+    def patch(self, section: str) -> None:
+        store: JsonFileStore = self.settings["lab_config"]
+        merged = _merge(store.read(section) or {}, self.get_json_body(required=True))
+        store.write(section, merged)
+        self.finish_json(merged)
+
+
+def _merge(target: dict, changes: dict) -> dict:
+    for key, value in changes.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+    return target
+
+
+class FixedJsonHandler(APIHandler):
+    """Endpoints whose honest answer here is constant (no nbconvert, no news, no listings)."""
+
+    def initialize(self, value: Any) -> None:
+        self.value = value
+
+    def get(self, *args: Any) -> None:
+        self.finish_json(self.value)
+
+
+class EventsHandler(BaseHandler, websocket.WebSocketHandler):
+    """/api/events/subscribe: the server emits no events yet; the socket stays open."""
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        await BaseHandler.prepare(self)
+        await websocket.WebSocketHandler.get(self, *args, **kwargs)
+
+    async def prepare(self) -> None:  # authentication happens in get() before the upgrade
+        return
+
+    def check_origin(self, origin: str) -> bool:
+        return self.allowed_origin(origin)
+
+
+def routes(lab: LabFiles) -> list[tuple]:
+    static = {"path": lab.static_dir}
+    extensions = [
+        (rf"lab/extensions/{ext['name']}/(.*)", AuthStaticHandler, {"path": ext["dir"]})
+        for ext in federated_extensions(lab).values()
+    ]
+    return [
+        (r"lab/?", LabPageHandler),
+        (r"lab/tree/?(.*)", LabPageHandler),
+        (r"lab/workspaces/[^/]+/?(.*)", LabPageHandler),
+        (r"static/lab/(.*)", PublicStaticHandler, static),
+        (r"static/favicons/([\w-]+\.ico)", FaviconHandler),
+        (r"lab/api/themes/(.*)", AuthStaticHandler, {"path": lab.themes_dir}),
+        *extensions,
+        (r"lab/api/settings/?", SettingsHandler),
+        (r"lab/api/settings/(?P<plugin_id>.+)", SettingsHandler),
+        (r"lab/api/translations/?", TranslationsHandler),
+        (r"lab/api/translations/(?P<locale>[\w-]+)", TranslationsHandler),
+        (r"lab/api/workspaces/?", WorkspacesHandler),
+        (r"lab/api/workspaces/(?P<space>.+)", WorkspacesHandler),
+        (r"lab/api/listings/(.*)", FixedJsonHandler,
+         {"value": {"blocked_extensions": [], "allowed_extensions": []}}),
+        (r"lab/api/news/?", FixedJsonHandler, {"value": {"news": []}}),
+        (r"lab/api/update/?", FixedJsonHandler, {"value": {"notification": None}}),
+        (r"lab/api/extensions/?", FixedJsonHandler, {"value": []}),
+        (r"api/nbconvert/?", FixedJsonHandler, {"value": {}}),
+        (r"lsp/status/?", FixedJsonHandler, {"value": {"version": 2, "sessions": {}, "specs": {}}}),
+        (r"api/config/(?P<section>[\w-]+)", ConfigSectionHandler),
+        (r"api/events/subscribe", EventsHandler),
+    ]  # fmt: skip

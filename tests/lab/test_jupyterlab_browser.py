@@ -1,0 +1,81 @@
+"""JupyterLab in a real browser (Debian's chromium, headless) against `jls serve`.
+
+Open the URL with the token, create a notebook from the launcher, run
+`print(6*7)`, see 42, save, reload, reopen the notebook and find the cell;
+the browser must not see a single failed request. A screenshot is kept in
+``test-artifacts/`` (or ``$JLS_TEST_ARTIFACTS``).
+"""
+
+import json
+import os
+import shutil
+import time
+
+import pytest
+from jls_client import start_server_in
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+ARTIFACTS = os.environ.get(
+    "JLS_TEST_ARTIFACTS", os.path.join(os.path.dirname(__file__), "..", "..", "test-artifacts")
+)
+
+
+def _sources(path):
+    try:
+        with open(path) as f:
+            return ["".join(cell["source"]) for cell in json.load(f)["cells"]]
+    except (OSError, ValueError):
+        return []
+
+
+@pytest.fixture
+def lab_server(tmp_path):
+    server = start_server_in(tmp_path)
+    yield server
+    server.stop()
+
+
+def test_notebook_from_launcher_runs_saves_and_reopens(lab_server):
+    from playwright.sync_api import sync_playwright
+
+    assert os.path.exists(CHROMIUM), "Debian's chromium is not installed (apt-get install chromium)"
+    problems = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("response", lambda r: r.status >= 400 and problems.append((r.status, r.url)))
+        page.on("requestfailed", lambda r: problems.append(("failed", r.url, r.failure)))
+        page.on("console", lambda m: m.type == "error" and problems.append(("console", m.text)))
+        try:
+            page.goto(lab_server.url + f"lab?token={lab_server.token}")
+            page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click(timeout=60000)
+            # The kernel is connected once the status bar says so; a cell run earlier
+            # is not sent by JupyterLab.
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60000)
+            page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
+            page.keyboard.type("print(6*7)")
+            page.keyboard.press("Shift+Enter")
+            page.wait_for_selector(".jp-OutputArea-output:has-text('42')", timeout=60000)
+            page.keyboard.press("Control+s")
+            # JupyterLab 4 offers to rename an untitled notebook on its first save.
+            page.get_by_role("button", name="Rename and Save").click(timeout=30000)
+            saved = os.path.join(lab_server.root, "Untitled.ipynb")
+            deadline = time.monotonic() + 30
+            while "print(6*7)" not in _sources(saved):
+                assert time.monotonic() < deadline, "the notebook was never saved"
+                time.sleep(0.2)
+
+            page.reload()
+            page.goto(lab_server.url + "lab/tree/Untitled.ipynb")
+            cell = page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first
+            cell.wait_for(timeout=60000)
+            assert "print(6*7)" in cell.inner_text()
+        finally:
+            os.makedirs(ARTIFACTS, exist_ok=True)
+            page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab.png"))
+            browser.close()
+    assert problems == []
