@@ -11,7 +11,7 @@ from tornado import web, websocket
 from tornado.escape import url_escape
 
 from ..contents.fileio import atomic_write
-from ..web.base import ApiError, APIHandler, BaseHandler
+from ..web.base import ApiError, APIHandler, BaseHandler, NotFoundHandler
 from . import LabFiles, federated_extensions
 from .favicon import FaviconHandler
 from .settings import InvalidSettings, LabSettings
@@ -135,7 +135,9 @@ class SettingsHandler(APIHandler):
             raise ApiError(404, f"No schema for plugin {plugin_id}") from None
         self.finish_json(result)
 
-    async def put(self, plugin_id: str) -> None:
+    async def put(self, plugin_id: str = "") -> None:
+        if not plugin_id:
+            raise ApiError(405, "PUT needs a plugin id: /lab/api/settings/<plugin>")
         raw = self.get_json_body(required=True).get("raw")
         if not isinstance(raw, str):
             raise ApiError(400, '"raw" must be the settings text')
@@ -168,8 +170,8 @@ class JsonFileStore:
 
     def path(self, name: str) -> str:
         safe = name.replace("/", "%2F").replace("\\", "%5C")
-        if safe in ("", ".", ".."):
-            raise ApiError(400, f"Invalid name {name!r}")
+        if safe in ("", ".", "..") or "\0" in safe or len(safe.encode()) > 200:
+            raise ApiError(400, f"Invalid name {name[:80]!r}")
         return os.path.join(self.directory, safe + self.suffix)
 
     def read(self, name: str) -> dict[str, Any] | None:
@@ -206,16 +208,25 @@ class WorkspacesHandler(APIHandler):
             return
         self.finish_json(self.store.read(space) or {"data": {}, "metadata": {"id": space}})
 
-    def put(self, space: str) -> None:
+    def put(self, space: str = "") -> None:
+        if not space:
+            raise ApiError(405, "PUT needs a workspace id: /lab/api/workspaces/<id>")
         body = self.get_json_body(required=True)
         if not isinstance(body.get("data", {}), dict):
             raise ApiError(400, "workspace data must be an object")
-        body.setdefault("metadata", {})["id"] = space
-        self.store.write(space, body)
+        if not isinstance(body.get("metadata", {}), dict):
+            raise ApiError(400, "workspace metadata must be an object")
+        workspace = {
+            "data": body.get("data", {}),
+            "metadata": {**body.get("metadata", {}), "id": space},
+        }
+        self.store.write(space, workspace)
         self.set_status(204)
         self.finish()
 
-    def delete(self, space: str) -> None:
+    def delete(self, space: str = "") -> None:
+        if not space:
+            raise ApiError(405, "DELETE needs a workspace id: /lab/api/workspaces/<id>")
         try:
             os.remove(self.store.path(space))
         except FileNotFoundError:
@@ -301,4 +312,5 @@ def routes(lab: LabFiles) -> list[tuple]:
         (r"lsp/status/?", FixedJsonHandler, {"value": {"version": 2, "sessions": {}, "specs": {}}}),
         (r"api/config/(?P<section>[\w-]+)", ConfigSectionHandler),
         (r"api/events/subscribe", EventsHandler),
+        (r"lab/api/.*", NotFoundHandler),
     ]  # fmt: skip
