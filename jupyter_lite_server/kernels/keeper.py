@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,15 +30,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .ports import pick_ports
+
 REPLAY_FRAME = b"jls-replay"
 HEARTBEAT_INTERVAL = 5.0
-
-
-def free_port(ip: str) -> int:
-    """A port free now on ``ip``, for the keeper to bind (the server connects at once)."""
-    with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET) as probe:
-        probe.bind((ip, 0))
-        return probe.getsockname()[1]
 
 
 @dataclass(slots=True)
@@ -73,7 +67,7 @@ def start_keeper(
 ) -> KeeperHandle:
     """Launch a keeper for a kernel; it outlives the server (own session, no pipes)."""
     ip = "127.0.0.1"
-    port = free_port(ip)
+    port = pick_ports(ip, 1)[0]
     config = {
         "kernel_id": kernel_id,
         "iopub": channel_url(connection_info, "iopub"),

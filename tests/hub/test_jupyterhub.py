@@ -135,7 +135,9 @@ def test_browser_login_through_hub_oauth_then_kernel_via_proxy(hub):
     # The server's page sends the browser through the hub's OAuth and back.
     page = browser.get(hub["url"] + "/user/alice/", timeout=30)
     hops = [r.headers.get("Location", "") for r in page.history]
-    assert page.status_code == 200 and "jls" in page.text, (hops, page.text[-500:])
+    # jupyterlab is installed in the test environment: the server's page is JupyterLab.
+    assert page.status_code == 200, (hops, page.text[-500:])
+    assert "jupyter-config-data" in page.text and '"baseUrl": "/user/alice/"' in page.text
     assert any("/hub/api/oauth2/authorize" in hop for hop in hops), hops
     assert any("/user/alice/oauth_callback" in hop for hop in hops), hops
     api = hub["url"] + "/user/alice/api/"
@@ -204,6 +206,6 @@ def test_another_user_logged_in_at_the_hub_cannot_open_the_server(hub):
     # The hub completes OAuth for bob (with bob's scopes); jls then refuses him.
     page = browser.get(hub["url"] + "/user/alice/", timeout=30)
     assert page.status_code == 403, (page.url, page.status_code)
-    assert "jls" not in page.text
+    assert "jupyter-config-data" not in page.text
     status = browser.get(hub["url"] + "/user/alice/api/status", timeout=30)
     assert status.status_code == 403

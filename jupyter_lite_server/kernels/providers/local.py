@@ -23,6 +23,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.paths import jupyter_runtime_dir
 
+from ..ports import pick_ports
 from .base import KernelStartError, LaunchedKernel, LaunchRequest
 
 log = logging.getLogger("jls.kernels")
@@ -175,7 +176,12 @@ async def launch_local(
         kernel_name=name,
         kernel_spec_manager=_OneSpecManager(spec, parent=spec_manager),
         connection_file=os.path.join(runtime_dir, f"kernel-{request.kernel_id}.json"),
+        cache_ports=False,
     )
+    if manager.transport == "tcp":  # our own choice of ports, outside the ephemeral range
+        ports = pick_ports(manager.ip, 5)
+        manager.shell_port, manager.iopub_port, manager.stdin_port = ports[:3]
+        manager.control_port, manager.hb_port = ports[3:]
     env = {**os.environ, **request.env}
     kernel = None
     try:
