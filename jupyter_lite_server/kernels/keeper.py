@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .ports import pick_ports
+from .procs import live_argv
+from .providers.base import channel_url
 
 REPLAY_FRAME = b"jls-replay"
 HEARTBEAT_INTERVAL = 5.0
@@ -53,13 +55,6 @@ class KeeperHandle:
 
     def to_record(self) -> dict[str, Any]:
         return {"pid": self.pid, "url": self.url}
-
-
-def channel_url(connection_info: dict[str, Any], channel: str) -> str:
-    port = connection_info[f"{channel}_port"]
-    if connection_info.get("transport", "tcp") == "ipc":
-        return f"ipc://{connection_info['ip']}-{port}"
-    return f"tcp://{connection_info['ip']}:{port}"
 
 
 def start_keeper(
@@ -90,16 +85,11 @@ def start_keeper(
 def keeper_runs(record: dict[str, Any], kernel_id: str) -> bool:
     """Whether the keeper in ``record`` is still the live keeper of ``kernel_id``."""
     pid = record.get("pid")
-    if not isinstance(pid, int):
+    argv = live_argv(pid) if isinstance(pid, int) else None
+    if not argv:
         return False
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            argv = cmdline.read()
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            state = stat.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != b"Z" and b"kernels.keeper" in argv and kernel_id.encode() in argv
+    command = b"\0".join(argv)
+    return b"kernels.keeper" in command and kernel_id.encode() in command
 
 
 # --- the keeper process ------------------------------------------------------------

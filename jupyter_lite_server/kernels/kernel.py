@@ -28,7 +28,7 @@ from ..timeutil import isoformat, utcnow
 from . import wire
 from .keeper import REPLAY_FRAME
 from .parking import ParkedSession
-from .providers.base import KernelStartError, LaunchedKernel
+from .providers.base import KernelStartError, LaunchedKernel, channel_url
 from .zmqio import ZMQChannel, open_channel
 
 log = logging.getLogger("jls.kernels")
@@ -58,6 +58,7 @@ class ManagedKernel:
         self.clients: set[ChannelClient] = set()
         self.kernel_info: dict[str, Any] | None = None
         self.session_id = uuid.uuid4().hex  # the server's own session, for its requests
+        self._own_session = f'"{self.session_id}"'.encode()
         self.closing = False
         self.start_request_waiting = False  # a start request is waiting for readiness
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -88,11 +89,7 @@ class ManagedKernel:
     # --- sockets ----------------------------------------------------------------
 
     def _url(self, channel: str) -> str:
-        info = self.launched.connection_info
-        port = info[f"{channel}_port"]
-        if info.get("transport", "tcp") == "ipc":
-            return f"ipc://{info['ip']}-{port}"
-        return f"tcp://{info['ip']}:{port}"
+        return channel_url(self.launched.connection_info, channel)
 
     def connect(
         self,
@@ -125,12 +122,12 @@ class ManagedKernel:
         if msg.msg_type == "iopub_welcome":
             return  # addressed to our subscription (ipykernel 7), not to clients
         self.last_activity = utcnow()
-        if msg.msg_type == "status":
+        # Our own probes (readiness, reattach) are not what clients mean by busy;
+        # a substring test on the raw parent header spares parsing it.
+        if msg.msg_type == "status" and self._own_session not in msg.parts[1]:
             with contextlib.suppress(ValueError):
-                # Our own probes (readiness, reattach) are not what clients mean by busy.
-                if msg.parent_header().get("session") != self.session_id:
-                    state = msg.content().get("execution_state", self.execution_state)
-                    self.execution_state = state
+                state = msg.content().get("execution_state", self.execution_state)
+                self.execution_state = state
         self.fan_out(msg, "iopub")
 
     def fan_out(self, msg: wire.KernelMessage, channel: str) -> None:

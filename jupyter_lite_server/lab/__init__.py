@@ -19,6 +19,7 @@ class LabFiles:
     app_dir: str
     version: str
     extension_dirs: list[str] = field(default_factory=list)
+    extensions: dict[str, dict] | None = None  # found by federated_extensions()
 
     @property
     def static_dir(self) -> str:
@@ -44,12 +45,22 @@ def find_lab() -> LabFiles | None:
         ):
             with open(package) as f:
                 version = json.load(f).get("version", "")
-            return LabFiles(app_dir, version, [d for d in jupyter_path("labextensions")])
+            return LabFiles(app_dir, version, list(jupyter_path("labextensions")))
     return None
 
 
 def federated_extensions(lab: LabFiles) -> dict[str, dict]:
-    """Prebuilt (pip-installed) extensions: name -> {name, load, extension, style, dir}."""
+    """Prebuilt (pip-installed) extensions: name -> {name, load, extension, style, dir}.
+
+    Found once per server: their routes are made at start-up, so an extension
+    installed later is served after a restart (as with jupyter_server).
+    """
+    if lab.extensions is None:
+        lab.extensions = _scan_extensions(lab)
+    return lab.extensions
+
+
+def _scan_extensions(lab: LabFiles) -> dict[str, dict]:
     found: dict[str, dict] = {}
     for base in lab.extension_dirs:
         if not os.path.isdir(base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from typing import Any
 
 from tornado import web, websocket
@@ -96,6 +97,10 @@ class LabPageHandler(BaseHandler):
         ))  # fmt: skip
 
 
+#: Built file names carry a content hash (main.efd36b46f3b45eb8.js): they never change.
+_HASHED_NAME = re.compile(r"(?:^|[./])[0-9a-f]{16,}\.\w+$")
+
+
 class AuthStaticHandler(BaseHandler, web.StaticFileHandler):
     """Static files behind the same wall as the API; hashed names are cached for good."""
 
@@ -103,7 +108,7 @@ class AuthStaticHandler(BaseHandler, web.StaticFileHandler):
         await BaseHandler.prepare(self)
 
     def set_extra_headers(self, path: str) -> None:
-        if self.get_argument("v", None) or any(c.isdigit() for c in path.rsplit(".", 2)[-2:][0]):
+        if self.get_argument("v", None) or _HASHED_NAME.search(path):
             self.set_header("Cache-Control", "public, max-age=31536000, immutable")
         else:
             self.set_header("Cache-Control", "no-cache")

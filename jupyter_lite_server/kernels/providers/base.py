@@ -21,6 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def channel_url(connection_info: dict[str, Any], channel: str) -> str:
+    """The ZMQ endpoint of ``channel`` (shell, iopub, stdin, control, hb) in connection info."""
+    port = connection_info[f"{channel}_port"]
+    if connection_info.get("transport", "tcp") == "ipc":
+        return f"ipc://{connection_info['ip']}-{port}"
+    return f"tcp://{connection_info['ip']}:{port}"
+
+
 class KernelStartError(RuntimeError):
     """A kernel could not be started; the message says why (stderr tail included)."""
 

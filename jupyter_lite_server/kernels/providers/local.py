@@ -24,6 +24,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.paths import jupyter_runtime_dir
 
 from ..ports import pick_ports
+from ..procs import live_argv
 from .base import KernelStartError, LaunchedKernel, LaunchRequest
 
 log = logging.getLogger("jls.kernels")
@@ -220,23 +221,8 @@ def _pid_runs(pid: int, connection_file: str) -> bool:
     The command line must name the kernel's connection file, so a reused PID
     is never mistaken for the kernel.
     """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False  # someone else's process: not our kernel
-    proc = f"/proc/{pid}"
-    if not os.path.isdir("/proc/self"):
-        return True
-    try:
-        with open(f"{proc}/stat", "rb") as stat:
-            state = stat.read().rsplit(b")", 1)[1].split()[0]
-        with open(f"{proc}/cmdline", "rb") as cmdline:
-            argv = cmdline.read().split(b"\0")
-    except (OSError, IndexError):
-        return False
-    return state != b"Z" and os.fsencode(connection_file) in argv
+    argv = live_argv(pid)
+    return argv is not None and (not argv or os.fsencode(connection_file) in argv)
 
 
 class _AdoptedProvisioner(LocalProvisioner):
