@@ -44,6 +44,7 @@ ALIASES = {
     "allow-origin-pat": "ServerApp.allow_origin_pat",
     "config": "ServerApp.config_file",
     "sessions-db": "SessionManager.database_filepath",
+    "gateway-url": "ServerApp.gateway_url",
     "cull-idle-timeout": "MappingKernelManager.cull_idle_timeout",
     "pool-size": "MappingKernelManager.pool_size",
     "cull-interval": "MappingKernelManager.cull_interval",
@@ -104,6 +105,9 @@ class ServerApp(Application):
     allow_origin_pat = Unicode("", help="Regular expression of origins allowed.").tag(config=True)
     allow_credentials = Bool(False, help="Allow credentials on CORS requests.").tag(config=True)
     config_file = Unicode("", help="A config file (.py or .json) to load.").tag(config=True)
+    gateway_url = Unicode(
+        "", help="Kernels on this Kernel Gateway (sets GatewayProvider.url; docs/providers.md)."
+    ).tag(config=True)
     max_body_size = Integer(
         512 * 1024 * 1024, help="Largest request body accepted, in bytes (larger: 413)."
     ).tag(config=True)
@@ -187,6 +191,8 @@ class ServerApp(Application):
                 setattr(self, name, value)
             self.hub = hub_wiring(self.base_url)
         self.lab = lab_wiring() if self.serve_lab else None
+        if self.gateway_url:  # the provider module loads with the first kernel, not here
+            self.config.GatewayProvider.url = self.gateway_url
         self.kernel_manager = MappingKernelManager(
             parent=self, root_dir=self.root_dir, finder_factory=lambda: KernelFinder(parent=self)
         )

@@ -7,7 +7,9 @@ group. Names as clients see them:
 * when several providers offer the same name, the first in
   ``provider_order`` gets the plain name; the others are reachable (and,
   with ``show_shadowed``, listed) as ``<provider id>-<name>``;
-* ``<provider id>-<name>`` always resolves, for any provider.
+* ``<provider id>-<name>`` always resolves, for any provider;
+* a provider whose ``replaces_other_providers()`` is true (a gateway standing in
+  for local kernels) hides every other provider.
 
 Kernelspec names must match ``[\\w.\\-%]+`` in URLs, so ``-`` is the separator.
 """
@@ -103,10 +105,14 @@ class KernelFinder(Configurable):
 
     async def _all(self) -> tuple[list[FoundKernel], dict[str, FoundKernel]]:
         """(listed kernels, every resolvable name → kernel)."""
-        offers = await asyncio.gather(*(self._offers(p) for p in self.providers))
+        providers = self.providers
+        replacing = [p for p in providers if p.replaces_other_providers()]
+        if replacing:  # e.g. a gateway standing in for local kernels
+            providers = replacing
+        offers = await asyncio.gather(*(self._offers(p) for p in providers))
         listed: list[FoundKernel] = []
         resolvable: dict[str, FoundKernel] = {}
-        for provider, kernel_types in zip(self.providers, offers, strict=True):
+        for provider, kernel_types in zip(providers, offers, strict=True):
             for kernel_type in kernel_types:
                 qualified = f"{provider.id}-{kernel_type.name}"
                 if kernel_type.name not in resolvable:

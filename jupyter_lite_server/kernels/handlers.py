@@ -37,17 +37,22 @@ class MainKernelHandler(KernelAPIHandler):
         name = body.get("name")
         if name is not None and not isinstance(name, str):
             raise ApiError(400, "Kernel name must be a string", "Bad Request")
+        environment = body.get("environment")  # a kernel model's "environment", to start again
+        if environment is not None and not isinstance(environment, dict):
+            raise ApiError(400, "Kernel environment must be an object", "Bad Request")
         cwd = None
         if body.get("path") is not None:
             cwd = self.settings["cwd_for_path"](body["path"])
         try:
-            kernel_id = await self.kernel_manager.start_kernel(name=name or None, cwd=cwd)
+            kernel_id = await self.kernel_manager.start_kernel(
+                name=name or None, cwd=cwd, environment=environment or None
+            )
         except NoSuchKernel as exc:
             raise ApiError(400, str(exc), "Bad Request") from None
         except UnknownKernel as exc:
             raise ApiError(409, f"{exc}: shut down before it was ready", "Conflict") from None
         except KernelStartError as exc:
-            raise ApiError(500, str(exc), "Kernel start failed") from None
+            raise ApiError(exc.http_status, str(exc), "Kernel start failed") from None
         try:
             model = self.kernel_manager.get(kernel_id).model()
         except UnknownKernel:
@@ -75,14 +80,17 @@ class KernelActionHandler(KernelAPIHandler):
     async def post(self, kernel_id: str, action: str) -> None:
         self.lookup(kernel_id)
         if action == "interrupt":
-            await self.kernel_manager.interrupt_kernel(kernel_id)
+            try:
+                await self.kernel_manager.interrupt_kernel(kernel_id)
+            except KernelStartError as exc:  # a remote kernel's service failed
+                raise ApiError(exc.http_status, str(exc), "Kernel interrupt failed") from None
             self.set_status(204)
             self.finish()
             return
         try:
             kernel = await self.kernel_manager.restart_kernel(kernel_id)
         except KernelStartError as exc:
-            raise ApiError(500, str(exc), "Kernel restart failed") from None
+            raise ApiError(exc.http_status, str(exc), "Kernel restart failed") from None
         except UnknownKernel as exc:
             raise ApiError(404, str(exc), "Not Found") from None
         self.finish_json(kernel.model())

@@ -78,13 +78,17 @@ class ManagedKernel:
     # --- model ------------------------------------------------------------------
 
     def model(self) -> dict[str, Any]:
-        return {
+        model = {
             "id": self.id,
             "name": self.name,
             "last_activity": isoformat(self.last_activity),
             "execution_state": self.execution_state,
             "connections": len(self.clients),
         }
+        environment = self.launched.environment()
+        if environment:  # e.g. the image digest of a container kernel
+            model["environment"] = environment
+        return model
 
     # --- sockets ----------------------------------------------------------------
 

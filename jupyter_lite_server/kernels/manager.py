@@ -181,14 +181,21 @@ class MappingKernelManager(LoggingConfigurable):
     # --- lifecycle --------------------------------------------------------------
 
     async def _launch(
-        self, name: str, cwd: str, env: dict[str, str], pooled: bool = False
+        self,
+        name: str,
+        cwd: str,
+        env: dict[str, str],
+        pooled: bool = False,
+        environment: dict[str, Any] | None = None,
     ) -> ManagedKernel:
         """Launch through the providers and begin the readiness check (not yet listed)."""
         from .kernel import ManagedKernel  # zmq is loaded with the first kernel, not at start
 
         kernel_id = str(uuid.uuid4())
         persistent = self._persistence is not None
-        request = LaunchRequest(kernel_id=kernel_id, cwd=cwd, env=env, persistent=persistent)
+        request = LaunchRequest(
+            kernel_id=kernel_id, cwd=cwd, env=env, persistent=persistent, environment=environment
+        )
         found, launched = await self.finder.launch(name, request)
         kernel = ManagedKernel(kernel_id, found.name, launched)
         kernel.origin = (found.provider.id, found.kernel_type.name)
@@ -204,23 +211,31 @@ class MappingKernelManager(LoggingConfigurable):
         return kernel
 
     async def start_kernel(
-        self, name: str | None = None, cwd: str | None = None, env: dict[str, str] | None = None
+        self,
+        name: str | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        environment: dict[str, Any] | None = None,
     ) -> str:
         """Start (or take from the pool) a kernel; return its id.
 
-        A fresh kernel's request answers once it is ready when ``wait_for_ready`` says so.
+        ``environment`` is a recorded ``LaunchedKernel.environment()`` to start again
+        (never served from the pool). A fresh kernel's request answers once it is
+        ready when ``wait_for_ready`` says so.
         """
         name = name or self.default_kernel_name
         cwd = cwd or self.root_dir
         env = env or {}
-        pooled = await self._pool.take(name, cwd, env) if self._pool is not None else None
+        pooled = None
+        if self._pool is not None and environment is None:
+            pooled = await self._pool.take(name, cwd, env)
         if pooled is not None:
             self._kernels[pooled.id] = pooled
             if self._persistence is not None:
                 self._persistence.save(pooled)  # no longer a pool kernel: keep it on restart
             self._touch()
             return pooled.id
-        kernel = await self._launch(name, cwd, env)
+        kernel = await self._launch(name, cwd, env, environment=environment)
         self._kernels[kernel.id] = kernel
         self._touch()
         mode = self.wait_for_ready

@@ -201,14 +201,18 @@ def _check_header(header: Any) -> dict[str, Any]:
     return header
 
 
-def _check_channel(channel: Any) -> str:
-    if channel not in CLIENT_CHANNELS:
+def _check_channel(channel: Any, allowed: frozenset[str] = CLIENT_CHANNELS) -> str:
+    if channel not in allowed:
         raise WireError(f"unknown or read-only channel {channel!r}")
     return channel
 
 
-def from_ws_json(data: str | bytes) -> ClientMessage:
-    """Parse a default-protocol frame (text JSON, or binary with buffers)."""
+def from_ws_json(data: str | bytes, channels: frozenset[str] = CLIENT_CHANNELS) -> ClientMessage:
+    """Parse a default-protocol frame (text JSON, or binary with buffers).
+
+    ``channels`` are those accepted: a client may not write to iopub, a remote
+    kernel gateway does.
+    """
     buffers: list[bytes] = []
     if isinstance(data, bytes):
         if len(data) < 8:
@@ -227,7 +231,7 @@ def from_ws_json(data: str | bytes) -> ClientMessage:
         raise WireError("frame is not JSON") from exc
     if not isinstance(msg, dict):
         raise WireError("frame is not a JSON object")
-    channel = _check_channel(msg.get("channel"))
+    channel = _check_channel(msg.get("channel"), channels)
     header = _check_header(msg.get("header"))
     parent = msg.get("parent_header") or {}
     metadata = msg.get("metadata") or {}

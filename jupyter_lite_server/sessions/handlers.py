@@ -29,7 +29,7 @@ class SessionAPIHandler(APIHandler):
         except UnknownKernel as exc:
             raise ApiError(409, f"{exc}: shut down by another request", "Conflict") from None
         except KernelStartError as exc:
-            raise ApiError(500, str(exc), "Kernel start failed") from None
+            raise ApiError(exc.http_status, str(exc), "Kernel start failed") from None
 
     def location(self, session_id: str) -> str:
         return f"{self.settings['base_url']}api/sessions/{url_escape(session_id)}"

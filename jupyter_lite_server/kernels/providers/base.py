@@ -15,10 +15,13 @@ connection file describes it.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC, ABCMeta, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from traitlets import MetaHasTraits
+from traitlets.config import Config, LoggingConfigurable
 
 
 def channel_url(connection_info: dict[str, Any], channel: str) -> str:
@@ -31,6 +34,10 @@ def channel_url(connection_info: dict[str, Any], channel: str) -> str:
 
 class KernelStartError(RuntimeError):
     """A kernel could not be started; the message says why (stderr tail included)."""
+
+    #: The HTTP status a client gets: 500 for a kernel that failed here, 502 when a
+    #: remote service (a gateway, a container engine) failed or refused.
+    http_status = 500
 
 
 @dataclass(slots=True)
@@ -57,6 +64,9 @@ class LaunchRequest:
     #: The server keeps kernels across its own restarts (sessions on file): launch
     #: the kernel detached from the server process if the provider can.
     persistent: bool = False
+    #: What a kernel of this type ran with before (a notebook's recorded
+    #: ``LaunchedKernel.environment()``): start exactly that again, or fail saying why.
+    environment: Mapping[str, Any] | None = None
 
 
 class LaunchedKernel(ABC):
@@ -89,6 +99,15 @@ class LaunchedKernel(ABC):
         """Provider-specific facts for logs and diagnostics (pid, container id...)."""
         return {}
 
+    def environment(self) -> dict[str, Any]:
+        """The exact environment this kernel runs in (an image digest...), JSON-able.
+
+        Shown in the kernel model and recorded in the notebook, so that a later
+        launch with ``LaunchRequest.environment`` set to it starts the same one.
+        Empty for kernels whose environment cannot be named (local processes).
+        """
+        return {}
+
     def reattach_info(self) -> dict[str, Any]:
         """JSON-able facts the provider's ``reattach`` needs to find this kernel again.
 
@@ -114,9 +133,16 @@ class KernelProvider(ABC):
 
     #: Set by the finder from the entry-point name.
     id: str = ""
+    #: Its kernels report an ``environment()`` worth recording in notebooks.
+    records_environments: bool = False
 
     def __init__(self, config: Any = None) -> None:
         self.config = config
+
+    def replaces_other_providers(self) -> bool:
+        """True when only this provider's kernels should be offered (a remote gateway
+        configured to stand in for local kernels)."""
+        return False
 
     @abstractmethod
     async def find_kernels(self) -> list[KernelType]:
@@ -137,3 +163,14 @@ class KernelProvider(ABC):
         record is kept and the kernel left alone). The default: cannot.
         """
         raise KernelStartError(f"provider {self.id!r} cannot reattach kernels")
+
+
+class _ProviderMeta(ABCMeta, MetaHasTraits):
+    """Lets a provider be both a KernelProvider and a traitlets Configurable."""
+
+
+class ConfigurableProvider(KernelProvider, LoggingConfigurable, metaclass=_ProviderMeta):
+    """A provider with traitlets options, set as ``c.<ClassName>.<option>`` in jls_config.py."""
+
+    def __init__(self, config: Any = None) -> None:
+        LoggingConfigurable.__init__(self, config=config if config is not None else Config())
