@@ -274,19 +274,20 @@ class KernelChannel:
         allow_stdin: bool = False,
     ) -> tuple[dict, list[dict]]:
         """Run code; return (execute_reply content, iopub messages of this request)."""
-        msg = self.message(
-            "execute_request",
-            {
-                "code": code,
-                "silent": False,
-                "store_history": True,
-                "user_expressions": {},
-                "allow_stdin": allow_stdin or stdin_reply is not None,
-                "stop_on_error": True,
-            },
-        )
-        msg_id = self.send(msg)
+        msg_id = self.start_execute(code, allow_stdin=allow_stdin or stdin_reply is not None)
         return self.collect(msg_id, timeout, stdin_reply)
+
+    def start_execute(self, code: str, allow_stdin: bool = False) -> str:
+        """Send a complete execute_request (older ipykernels need every field); its msg_id."""
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": allow_stdin,
+            "stop_on_error": True,
+        }
+        return self.send(self.message("execute_request", content))
 
     def collect(
         self, msg_id: str, timeout: float = 60, stdin_reply: str | None = None

@@ -18,7 +18,7 @@ import mimetypes
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,6 +70,9 @@ class ContentsManager(LoggingConfigurable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.checkpoints = FileCheckpoints(self)
+        #: Awaited with (model, api path) before a save writes; may change the model
+        #: (sessions/environments.py records a kernel's environment in notebooks).
+        self.pre_save_hooks: list[Callable[[dict[str, Any], str], Awaitable[None]]] = []
 
     async def run(self, func: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, func, *args)
@@ -335,6 +338,8 @@ class ContentsManager(LoggingConfigurable):
 
     async def save(self, model: dict[str, Any], path: str) -> tuple[dict[str, Any], bool]:
         """Write ``model``; returns (model without content, whether it was created)."""
+        for hook in self.pre_save_hooks:
+            await hook(model, path)
         return await self.run(self._save, model, path)
 
     def _increment_name(self, directory: str, base: str, ext: str, insert: str) -> str:

@@ -16,12 +16,13 @@ import contextlib
 import uuid
 from typing import Any
 
-from traitlets import Unicode
+from traitlets import Bool, Unicode
 from traitlets.config import LoggingConfigurable
 
 from ..contents.manager import ContentsManager, NotFound
 from ..kernels.manager import MappingKernelManager, UnknownKernel
 from .database import Database, DatabaseError
+from .environments import EnvironmentPins
 from .kernel_store import SqliteKernelStore
 
 COLUMNS = ("session_id", "path", "name", "type", "kernel_id")
@@ -41,6 +42,12 @@ class SessionManager(LoggingConfigurable):
         ":memory:", help="SQLite file for sessions; ':memory:' keeps them in memory."
     ).tag(config=True)
 
+    pin_kernel_environments = Bool(
+        True,
+        help="Record a kernel's exact environment (a container image digest) in its "
+        "notebook on save, and start that environment again for the notebook.",
+    ).tag(config=True)
+
     def __init__(
         self,
         kernel_manager: MappingKernelManager,
@@ -54,6 +61,10 @@ class SessionManager(LoggingConfigurable):
         self._path_locks: dict[str, asyncio.Lock] = {}  # one create per path: no twin kernels
         self._cleanups: set[asyncio.Future] = set()
         kernel_manager.removal_listeners.append(self._on_kernel_removed)
+        self._pins: EnvironmentPins | None = None
+        if self.pin_kernel_environments:
+            self._pins = EnvironmentPins(kernel_manager, contents_manager, self._kernel_id_for)
+            contents_manager.pre_save_hooks.append(self._pins.before_save)
 
     def _on_kernel_removed(self, kernel_id: str) -> None:
         """A kernel left (shut down, died, culled): its sessions go with it."""
@@ -159,7 +170,14 @@ class SessionManager(LoggingConfigurable):
     async def _start_kernel(self, path: str, kernel_name: str | None) -> str:
         cwd = self._kernel_dir(path)
         env = {"JPY_SESSION_NAME": self.contents_manager.os_path(path, must_exist=False)}
-        return await self.kernel_manager.start_kernel(name=kernel_name, cwd=cwd, env=env)
+        pinned = await self._pins.recorded(path, kernel_name) if self._pins else None
+        return await self.kernel_manager.start_kernel(
+            name=kernel_name, cwd=cwd, env=env, environment=pinned
+        )
+
+    async def _kernel_id_for(self, path: str) -> str | None:
+        rows = await self._db("SELECT * FROM session WHERE path = ? LIMIT 1", (path,))
+        return rows[0]["kernel_id"] if rows else None
 
     async def create_session(
         self,

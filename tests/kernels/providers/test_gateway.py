@@ -88,7 +88,7 @@ def test_full_lifecycle_runs_on_the_gateway_and_leaves_nothing(jls, gateway):
         reply, iopub = ch.execute("name = input('who? '); print('hi', name)", stdin_reply="ada")
         assert reply["status"] == "ok" and stream_text(iopub) == "hi ada\n"
 
-        msg_id = ch.send(ch.message("execute_request", {"code": "import time; time.sleep(60)"}))
+        msg_id = ch.start_execute("import time; time.sleep(60)")
         time.sleep(1.5)
         started = time.monotonic()
         assert api.post(f"api/kernels/{model['id']}/interrupt").status_code == 204
