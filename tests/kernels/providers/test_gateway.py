@@ -241,6 +241,7 @@ def test_kernels_on_a_gateway_survive_a_server_restart(tmp_path):
         server = start_server_in(tmp_path, *args, env=_jls_env(tmp_path))
         api = server.api()
         assert [s["id"] for s in api.get("api/sessions").json()] == [session["id"]]
+        assert "Kernel reattached" in server.log_text()
         ch = api.channels(session["kernel"]["id"], session_id=session["id"])
         assert stream_text(ch.execute("print(kept)")[1]) == "still here\n"
         ch.close()
