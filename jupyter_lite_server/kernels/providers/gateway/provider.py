@@ -100,7 +100,8 @@ class GatewayProvider(ConfigurableProvider):
         False, help="List the local providers' kernels beside the gateway's (else instead)."
     ).tag(config=True)
     kernel_username = Unicode(
-        help="KERNEL_USERNAME sent with each start (default: $KERNEL_USERNAME or the OS user)."
+        help="KERNEL_USERNAME sent with each start (default: $KERNEL_USERNAME, the hub "
+        "user under JupyterHub, else the OS user)."
     ).tag(config=True)
     allowed_envs = List(
         Unicode(), help="Names of server environment variables passed to remote kernels."
@@ -177,7 +178,10 @@ class GatewayProvider(ConfigurableProvider):
             }
         )
         env["KERNEL_USERNAME"] = (
-            self.kernel_username or env.get("KERNEL_USERNAME") or getpass.getuser()
+            self.kernel_username
+            or env.get("KERNEL_USERNAME")
+            or os.environ.get("JUPYTERHUB_USER")  # a hub's single-user server: the hub user
+            or getpass.getuser()
         )
         env.setdefault("KERNEL_LAUNCH_TIMEOUT", str(int(self.request_timeout)))
         return env
