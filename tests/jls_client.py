@@ -326,8 +326,30 @@ class KernelChannel:
             if predicate(m):
                 return m
 
+    def wait_for_status(self, state: str, timeout: float = 60) -> dict:
+        """The next iopub status message saying ``state`` (busy, idle, restarting, dead)."""
+        return self.wait_for(
+            lambda m: (
+                m["channel"] == "iopub"
+                and m["header"]["msg_type"] == "status"
+                and m["content"]["execution_state"] == state
+            ),
+            timeout,
+        )
+
     def close(self) -> None:
         self.ws.close()
+
+
+def wait_until(predicate, timeout: float = 30, what: str = "condition"):
+    """Poll ``predicate`` every 0.2 s until it returns something true; that value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def stream_text(iopub: list[dict], name: str = "stdout") -> str:

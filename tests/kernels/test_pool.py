@@ -6,14 +6,15 @@ import sys
 import time
 
 import pytest
-from jls_client import child_pids, isolated_env, run_jls, start_server, stream_text, wait_gone
-
-
-def wait_for(predicate, seconds=30, what="condition"):
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+from jls_client import (
+    child_pids,
+    isolated_env,
+    run_jls,
+    start_server,
+    stream_text,
+    wait_gone,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def pool_server(tmp_path):
 
 def test_pooled_kernel_is_hidden_then_handed_out_adapted_and_refilled(pool_server):
     api = pool_server.api()
-    wait_for(lambda: len(child_pids(pool_server.proc.pid)) == 1, what="the pool to fill")
+    wait_until(lambda: len(child_pids(pool_server.proc.pid)) == 1, what="the pool to fill")
     assert api.get("api/kernels").json() == []  # pooled kernels are not listed
     pooled_pid = child_pids(pool_server.proc.pid)[0]
     time.sleep(1.5)  # let it finish starting
@@ -52,7 +53,7 @@ def test_pooled_kernel_is_hidden_then_handed_out_adapted_and_refilled(pool_serve
     ch.close()
     assert took < 1.0  # no kernel start-up in the request (a fresh start takes ~0.4 s+)
     # the pool refills in the background: one handed out, one new pooled kernel
-    wait_for(lambda: len(child_pids(pool_server.proc.pid)) == 2, what="the pool to refill")
+    wait_until(lambda: len(child_pids(pool_server.proc.pid)) == 2, what="the pool to refill")
     assert [k["id"] for k in api.get("api/kernels").json()] == [session["kernel"]["id"]]
 
 
@@ -60,7 +61,7 @@ def test_pooled_kernels_stop_with_the_server(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     srv = start_server(str(root), str(tmp_path), "--pool-size", "2")
-    wait_for(lambda: len(child_pids(srv.proc.pid)) == 2, what="the pool to fill")
+    wait_until(lambda: len(child_pids(srv.proc.pid)) == 2, what="the pool to fill")
     pids = child_pids(srv.proc.pid)
     assert srv.stop() == 0
     for pid in pids:

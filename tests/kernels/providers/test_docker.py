@@ -16,7 +16,7 @@ import signal
 import time
 
 import pytest
-from jls_client import start_server_in, stream_text
+from jls_client import start_server_in, stream_text, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -77,16 +77,6 @@ def jls(engine, tmp_path_factory):
     server = start_server_in(base, "--config", _write_config(base, KERNELS))
     yield server
     server.stop()
-
-
-def _wait(predicate, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _kernel_env(api, kernel_id: str) -> str:
@@ -269,16 +259,9 @@ def test_container_killed_from_outside_is_restarted(jls, engine):
     try:
         assert stream_text(ch.execute("print('up')")[1]) == "up\n"
         container.kill()
-        ch.wait_for(
-            lambda m: (
-                m["channel"] == "iopub"
-                and m["header"]["msg_type"] == "status"
-                and m["content"]["execution_state"] == "restarting"
-            ),
-            timeout=30,
-        )
-        _wait(lambda: api.get(f"api/kernels/{model['id']}").json()["execution_state"] == "idle",
-              what="kernel back")  # fmt: skip
+        ch.wait_for_status("restarting", timeout=30)
+        kernel_url = f"api/kernels/{model['id']}"
+        wait_until(lambda: api.get(kernel_url).json()["execution_state"] == "idle", what="back")
         assert stream_text(ch.execute("print('back')")[1]) == "back\n"
         [replacement] = _containers(client, model["id"])
         assert replacement.id != container.id and replacement.image.id == versions["v1"]
@@ -300,17 +283,10 @@ def test_killed_container_without_autorestart_is_dead(engine, tmp_path):
         assert stream_text(ch.execute("print('up')")[1]) == "up\n"
         [container] = _containers(client, model["id"])
         container.kill()
-        ch.wait_for(
-            lambda m: (
-                m["channel"] == "iopub"
-                and m["header"]["msg_type"] == "status"
-                and m["content"]["execution_state"] == "dead"
-            ),
-            timeout=30,
-        )
+        ch.wait_for_status("dead", timeout=30)
         ch.close()
-        _wait(lambda: api.get(f"api/kernels/{model['id']}").status_code == 404, what="removal")
-        _wait(lambda: _containers(client, model["id"]) == [], what="container removed")
+        wait_until(lambda: api.get(f"api/kernels/{model['id']}").status_code == 404, what="removal")
+        wait_until(lambda: _containers(client, model["id"]) == [], what="container removed")
         assert "is dead" in server.log_text()
     finally:
         server.stop()
@@ -326,7 +302,7 @@ def test_containers_of_a_killed_server_are_removed_by_the_next(engine, tmp_path)
     server = start_server_in(tmp_path, "--config", config)
     try:
         server.api().get("api/kernelspecs")
-        _wait(lambda: _containers(client, model["id"]) == [], what="orphan removed")
+        wait_until(lambda: _containers(client, model["id"]) == [], what="orphan removed")
         assert "left by a server" in server.log_text()
     finally:
         server.stop()
@@ -351,6 +327,8 @@ def test_container_kernels_outlive_the_server_with_sessions_on_file(engine, tmp_
         assert stream_text(ch.execute("print(kept)")[1]) == "still here\n"
         ch.close()
         assert api.delete(f"api/sessions/{session['id']}").status_code == 204
-        _wait(lambda: _containers(client, session["kernel"]["id"]) == [], what="container gone")
+        wait_until(
+            lambda: _containers(client, session["kernel"]["id"]) == [], what="container gone"
+        )
     finally:
         server.stop()

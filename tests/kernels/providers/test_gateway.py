@@ -12,7 +12,7 @@ import time
 
 import pytest
 from gateways import Gateway, start_enterprise_gateway, start_kernel_gateway
-from jls_client import isolated_env, start_server_in, stream_text
+from jls_client import isolated_env, start_server_in, stream_text, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -33,33 +33,29 @@ def _jls_env(base) -> dict[str, str]:
     return env
 
 
+def start_jls(base, gateway: Gateway, *args: str, token: str | None = None):
+    """`jls serve --gateway-url` in ``base``, with the gateway's token unless told otherwise."""
+    return start_server_in(
+        base,
+        "--gateway-url", gateway.url,
+        f"--GatewayProvider.auth_token={token or gateway.token}",
+        # Enterprise Gateway refuses kernels for root, the user these tests run as.
+        "--GatewayProvider.kernel_username=jls-test-user",
+        *args,
+        env=_jls_env(base),
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def jls(gateway, tmp_path_factory):
     base = tmp_path_factory.mktemp("jls")
-    server = start_server_in(
-        base,
-        "--gateway-url", gateway.url,
-        f"--GatewayProvider.auth_token={gateway.token}",
-        # Enterprise Gateway refuses kernels for root, the user these tests run as.
-        "--GatewayProvider.kernel_username=jls-test-user",
-        env=_jls_env(base),
-    )  # fmt: skip
+    server = start_jls(base, gateway)
     yield server
     server.stop()
 
 
 def _remote_ids(gateway: Gateway) -> set[str]:
     return {k["id"] for k in gateway.remote_kernels()}
-
-
-def _wait(predicate, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_remote_kernelspecs_replace_local_ones(jls, gateway):
@@ -124,7 +120,9 @@ def test_session_with_a_remote_kernel(jls, gateway):
         ch.close()
     remote_before = _remote_ids(gateway)
     assert api.delete(f"api/sessions/{session['id']}").status_code == 204
-    _wait(lambda: len(_remote_ids(gateway)) == len(remote_before) - 1, what="remote kernel gone")
+    wait_until(
+        lambda: len(_remote_ids(gateway)) == len(remote_before) - 1, what="remote kernel gone"
+    )
 
 
 def test_unknown_remote_kernel_name_is_a_client_error(jls):
@@ -133,15 +131,12 @@ def test_unknown_remote_kernel_name_is_a_client_error(jls):
 
 
 def test_local_kernels_alongside(gateway, tmp_path):
-    server = start_server_in(
+    server = start_jls(
         tmp_path,
-        "--gateway-url", gateway.url,
-        f"--GatewayProvider.auth_token={gateway.token}",
-        "--GatewayProvider.kernel_username=jls-test-user",
+        gateway,
         "--GatewayProvider.local_kernels=True",
         "--KernelFinder.show_shadowed=True",
-        env=_jls_env(tmp_path),
-    )  # fmt: skip
+    )
     try:
         api = server.api()
         names = set(api.get("api/kernelspecs").json()["kernelspecs"])
@@ -164,13 +159,7 @@ def test_local_kernels_alongside(gateway, tmp_path):
 
 
 def test_wrong_token_is_reported_not_hidden(gateway, tmp_path):
-    server = start_server_in(
-        tmp_path,
-        "--gateway-url", gateway.url,
-        "--GatewayProvider.auth_token=not-the-token",
-        "--GatewayProvider.kernel_username=jls-test-user",
-        env=_jls_env(tmp_path),
-    )  # fmt: skip
+    server = start_jls(tmp_path, gateway, token="not-the-token")
     try:
         api = server.api()
         assert api.get("api/kernelspecs").json()["kernelspecs"] == {}
@@ -184,13 +173,7 @@ def test_wrong_token_is_reported_not_hidden(gateway, tmp_path):
 
 def test_gateway_going_away_is_a_dead_kernel_not_a_hung_socket(tmp_path):
     gateway = start_kernel_gateway(str(tmp_path))
-    server = start_server_in(
-        tmp_path,
-        "--gateway-url", gateway.url,
-        f"--GatewayProvider.auth_token={gateway.token}",
-        "--GatewayProvider.retries=1",
-        env=_jls_env(tmp_path),
-    )  # fmt: skip
+    server = start_jls(tmp_path, gateway, "--GatewayProvider.retries=1")
     try:
         api = server.api()
         model = api.start_kernel("python3")
@@ -198,16 +181,9 @@ def test_gateway_going_away_is_a_dead_kernel_not_a_hung_socket(tmp_path):
         assert stream_text(ch.execute("print('before')")[1]) == "before\n"
         gateway.proc.send_signal(signal.SIGTERM)  # the gateway stops, taking its kernels
         gateway.proc.wait(30)
-        dead = ch.wait_for(
-            lambda m: (
-                m["channel"] == "iopub"
-                and m["header"]["msg_type"] == "status"
-                and m["content"]["execution_state"] == "dead"
-            ),
-            timeout=60,
-        )
+        dead = ch.wait_for_status("dead", timeout=60)
         assert dead
-        _wait(lambda: api.get(f"api/kernels/{model['id']}").status_code == 404, what="removal")
+        wait_until(lambda: api.get(f"api/kernels/{model['id']}").status_code == 404, what="removal")
         ch.close()
         assert "Gateway kernel" in server.log_text() and "is dead" in server.log_text()
 
@@ -222,12 +198,7 @@ def test_gateway_going_away_is_a_dead_kernel_not_a_hung_socket(tmp_path):
 def test_kernels_on_a_gateway_survive_a_server_restart(tmp_path):
     gateway = start_kernel_gateway(str(tmp_path))
     db = str(tmp_path / "sessions.db")
-    args = (
-        "--gateway-url", gateway.url,
-        f"--GatewayProvider.auth_token={gateway.token}",
-        "--sessions-db", db,
-    )  # fmt: skip
-    server = start_server_in(tmp_path, *args, env=_jls_env(tmp_path))
+    server = start_jls(tmp_path, gateway, "--sessions-db", db)
     try:
         api = server.api()
         session = api.post(
@@ -238,7 +209,7 @@ def test_kernels_on_a_gateway_survive_a_server_restart(tmp_path):
         ch.execute("kept = 'still here'")
         ch.close()
         server.stop(signal.SIGKILL)
-        server = start_server_in(tmp_path, *args, env=_jls_env(tmp_path))
+        server = start_jls(tmp_path, gateway, "--sessions-db", db)
         api = server.api()
         assert [s["id"] for s in api.get("api/sessions").json()] == [session["id"]]
         assert "Kernel reattached" in server.log_text()
@@ -246,7 +217,7 @@ def test_kernels_on_a_gateway_survive_a_server_restart(tmp_path):
         assert stream_text(ch.execute("print(kept)")[1]) == "still here\n"
         ch.close()
         assert api.delete(f"api/sessions/{session['id']}").status_code == 204
-        _wait(lambda: not gateway.remote_kernels(), what="remote kernel deleted")
+        wait_until(lambda: not gateway.remote_kernels(), what="remote kernel deleted")
     finally:
         server.stop()
         gateway.stop()
