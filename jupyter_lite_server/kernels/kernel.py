@@ -165,6 +165,17 @@ class ManagedKernel:
         if self._ready.done():
             self._ready = asyncio.get_running_loop().create_future()
 
+    def stop_ready_check(self) -> None:
+        """A restart is coming: the running check would only see the old process die.
+
+        The readiness future stays pending, so clients waiting for it wait for the
+        restarted kernel instead of failing.
+        """
+        self.mark_unready()
+        if self._ready_task is not None:
+            self._ready_task.cancel()
+            self._ready_task = None
+
     def begin_ready_check(self, timeout: float, channel: str = "shell") -> asyncio.Future[None]:
         """Start (or restart) waiting for the kernel to answer kernel_info.
 

@@ -276,7 +276,12 @@ class MappingKernelManager(LoggingConfigurable):
             self._proven.add(kernel.name)
             return
         self._proven.discard(kernel.name)  # make the next start of this type prove itself
-        if kernel.id in self._kernels and not kernel.closing and not kernel.start_request_waiting:
+        if (
+            kernel.id in self._kernels
+            and not kernel.closing
+            and not kernel.start_request_waiting
+            and kernel.id not in self._busy  # a restart in progress checks readiness itself
+        ):
             self._late_start_failure(kernel, ready)
 
     def _late_start_failure(self, kernel: ManagedKernel, ready: asyncio.Future) -> None:
@@ -332,10 +337,15 @@ class MappingKernelManager(LoggingConfigurable):
         kernel = self.get(kernel_id)
         self._busy.add(kernel_id)
         try:
-            kernel.mark_unready()
+            kernel.stop_ready_check()  # a kernel restarted while it starts is not a failed start
             kernel.broadcast_status("restarting")
             self.log.info("Restarting kernel %s", kernel_id)
-            await kernel.launched.restart(now=now)
+            try:
+                await kernel.launched.restart(now=now)
+            except Exception as exc:
+                if kernel.closing or kernel.id not in self._kernels:  # shut down meanwhile
+                    raise UnknownKernel(kernel_id) from exc
+                raise
             if self._persistence is not None:
                 self._persistence.save(kernel)  # a new process: a new PID to find it by
             ready = kernel.begin_ready_check(self.kernel_start_timeout)

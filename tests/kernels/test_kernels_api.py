@@ -9,7 +9,7 @@ import time
 
 import pytest
 import websocket
-from jls_client import child_pids, isolated_env, kernel_pid, start_server, wait_gone
+from jls_client import child_pids, isolated_env, kernel_pid, start_server, stream_text, wait_gone
 
 
 def test_start_list_get_delete_leaves_no_process(api, server):
@@ -270,3 +270,24 @@ def test_interrupting_a_kernel_that_is_still_starting_does_not_kill_it(server, a
     assert f"Kernel {model['id']} died" not in server.log_text()
     channel.close()
     api.delete(f"api/kernels/{model['id']}")
+
+
+def test_restart_while_the_kernel_starts_restarts_it_instead_of_failing(api):
+    """Schemathesis found a 500: interrupt, then restart, during a kernel's start-up.
+
+    The start-up check saw the old process die and removed the kernel while the
+    restart launched its new process. Delays sweep the start-up window.
+    """
+    api.delete(f"api/kernels/{api.start_kernel()['id']}")  # python3 proven: starts answer early
+    for delay in (0, 0.03, 0.06, 0.1, 0.2):
+        model = api.start_kernel()
+        api.post(f"api/kernels/{model['id']}/interrupt")
+        time.sleep(delay)
+        r = api.post(f"api/kernels/{model['id']}/restart")
+        assert r.status_code == 200, f"after {delay} s: {r.text}"
+        ch = api.channels(model["id"])
+        try:
+            assert stream_text(ch.execute("print('alive')")[1]) == "alive\n"
+        finally:
+            ch.close()
+        assert api.delete(f"api/kernels/{model['id']}").status_code == 204
