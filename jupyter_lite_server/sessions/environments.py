@@ -77,9 +77,12 @@ class EnvironmentPins:
         """The environment ``path`` recorded for the kernel ``kernel_name`` resolves to."""
         if not path.endswith(".ipynb"):
             return None
+        finder = self.kernel_manager.finder
+        if not any(provider.records_environments for provider in finder.providers):
+            return None  # the usual case: no provider can name an environment
         name = kernel_name or self.kernel_manager.default_kernel_name
         try:
-            found = await self.kernel_manager.finder.resolve(name)
+            found = await finder.resolve(name)
         except NoSuchKernel:
             return None
         if not found.provider.records_environments:

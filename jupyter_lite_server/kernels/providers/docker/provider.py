@@ -65,6 +65,7 @@ class DockerProvider(ConfigurableProvider):
         self._engine: Any = None
         self._reaped = False
         self._background: asyncio.Future | None = None
+        self.records_environments = bool(self.kernels)  # nothing to record until configured
         for name, entry in self.kernels.items():
             unknown = set(entry) - _SPEC_KEYS
             if unknown or not entry.get("image"):
