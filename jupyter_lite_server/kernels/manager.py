@@ -459,8 +459,12 @@ class MappingKernelManager(LoggingConfigurable):
             await asyncio.sleep(self.watch_interval)
             if self._pool is not None:
                 await self._pool.watch()
+            # A kernel whose readiness check runs is watched by that check: its death is
+            # a failed start (reported to whoever waits), not a crash to restart.
             candidates = [
-                k for k in self._kernels.values() if k.id not in self._busy and not k.closing
+                k
+                for k in self._kernels.values()
+                if k.id not in self._busy and not k.closing and k.ready_future.done()
             ]
             alive = await asyncio.gather(
                 *(k.launched.is_alive() for k in candidates), return_exceptions=True
