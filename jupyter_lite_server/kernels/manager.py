@@ -332,12 +332,22 @@ class MappingKernelManager(LoggingConfigurable):
         await kernel.launched.interrupt()
         self._touch()
 
-    async def restart_kernel(self, kernel_id: str, now: bool = False) -> ManagedKernel:
-        """Restart and wait until the kernel answers again."""
+    async def restart_kernel(
+        self, kernel_id: str, now: bool = False, after_death: bool = False
+    ) -> ManagedKernel:
+        """Restart and wait until the kernel answers again.
+
+        A client's restart of a kernel that is still starting is not a failed
+        start: the pending start-up check is stopped. After a death (``after_death``)
+        a pending check is left to report the failed start to whoever waits for it.
+        """
         kernel = self.get(kernel_id)
         self._busy.add(kernel_id)
         try:
-            kernel.stop_ready_check()  # a kernel restarted while it starts is not a failed start
+            if after_death:
+                kernel.mark_unready()
+            else:
+                kernel.stop_ready_check()
             kernel.broadcast_status("restarting")
             self.log.info("Restarting kernel %s", kernel_id)
             try:
@@ -459,12 +469,8 @@ class MappingKernelManager(LoggingConfigurable):
             await asyncio.sleep(self.watch_interval)
             if self._pool is not None:
                 await self._pool.watch()
-            # A kernel whose readiness check runs is watched by that check: its death is
-            # a failed start (reported to whoever waits), not a crash to restart.
             candidates = [
-                k
-                for k in self._kernels.values()
-                if k.id not in self._busy and not k.closing and k.ready_future.done()
+                k for k in self._kernels.values() if k.id not in self._busy and not k.closing
             ]
             alive = await asyncio.gather(
                 *(k.launched.is_alive() for k in candidates), return_exceptions=True
@@ -485,7 +491,7 @@ class MappingKernelManager(LoggingConfigurable):
                 kernel.id, len(deaths), self.restart_limit - 1, self.restart_window,
             )  # fmt: skip
             try:
-                await self.restart_kernel(kernel.id, now=True)
+                await self.restart_kernel(kernel.id, now=True, after_death=True)
                 return
             except Exception as exc:
                 self.log.error("Restarting kernel %s failed: %s", kernel.id, exc)
