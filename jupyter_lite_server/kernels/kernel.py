@@ -60,6 +60,7 @@ class ManagedKernel:
         self.session_id = uuid.uuid4().hex  # the server's own session, for its requests
         self._own_session = f'"{self.session_id}"'.encode()
         self.closing = False
+        self.shut_down_by_request = False  # closing because a client asked (not a death)
         self.start_request_waiting = False  # a start request is waiting for readiness
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._iopub: ZMQChannel | None = None

@@ -244,9 +244,9 @@ class MappingKernelManager(LoggingConfigurable):
             try:
                 await asyncio.shield(kernel.ready_future)
             except Exception as exc:
-                if kernel.closing:  # shut down by another request while it started
+                if kernel.shut_down_by_request:  # by another request while it started
                     raise UnknownKernel(kernel.id) from exc
-                await self._discard(kernel, exc)
+                await self._discard(kernel, exc)  # (a no-op if its death removed it already)
                 raise
             finally:
                 kernel.start_request_waiting = False
@@ -370,6 +370,7 @@ class MappingKernelManager(LoggingConfigurable):
         kernel = self.get(kernel_id)
         self._busy.add(kernel_id)
         kernel.closing = True
+        kernel.shut_down_by_request = True
         try:
             await kernel.launched.shutdown(now=now)
         finally:
