@@ -6,6 +6,7 @@ websocket holds some), threads, and memory within a small allowance.
 """
 
 import os
+import re
 import threading
 import time
 
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.slow
 
 KERNELS = 32
 SECONDS = 60
+MARKER = re.compile(r"\[n=(\d+)\]")
 
 
 def resources(pid: int) -> dict[str, int]:
@@ -29,9 +31,14 @@ def resources(pid: int) -> dict[str, int]:
 
 
 def numbered(text: str) -> list[int]:
-    """The request numbers in printed output (other kernel chatter, e.g. IPython's
-    history-database warnings with 32 kernels on one profile, is ignored)."""
-    return [int(line[2:]) for line in text.splitlines() if line.startswith("n=")]
+    """The request numbers printed in a stream message's text.
+
+    Each request prints one ``[n=N]`` marker, found wherever it is: other threads
+    of the kernel write to the same stdout (with 32 kernels on one profile,
+    IPython's history thread reports "database is locked" there), and their
+    text can sit on the same line as a marker, without a newline in between.
+    """
+    return [int(number) for number in MARKER.findall(text)]
 
 
 def start_kernels(api, count):
@@ -74,7 +81,7 @@ def test_32_kernels_under_execute_load_lose_nothing_and_leak_nothing(tmp_path):
                     n = tally["sent"]
                     tally["sent"] += 1
                     msg_id = channel.send(
-                        channel.message("execute_request", {"code": f"print('n={n}'); {n} * 2"})
+                        channel.message("execute_request", {"code": f"print('[n={n}]'); {n} * 2"})
                     )
                     reply = result = None
                     while reply is None or result is None:
@@ -94,8 +101,7 @@ def test_32_kernels_under_execute_load_lose_nothing_and_leak_nothing(tmp_path):
                         tally["errors"].append((n, reply, result))
                 # Late stream messages: ipykernel may publish the last print after its
                 # reply, and 32 busy kernels on 2 cores can take a while to get to it.
-                # Every line must still arrive; only the patience is longer than 10 s.
-                late_deadline = time.monotonic() + 45
+                late_deadline = time.monotonic() + 30
                 while len(printed) < tally["sent"]:
                     message = channel.recv(max(0.1, late_deadline - time.monotonic()))
                     if (
@@ -104,13 +110,13 @@ def test_32_kernels_under_execute_load_lose_nothing_and_leak_nothing(tmp_path):
                     ):
                         printed.extend(numbered(message["content"]["text"]))
                 channel.close()
-            except ValueError as exc:
-                tally["errors"].append(f"unexpected output: {exc}; last message {message!r}"[:2000])
             except Exception as exc:
                 tally["errors"].append(repr(exc))
             if sorted(printed) != list(range(tally["sent"])):
+                missing = sorted(set(range(tally["sent"])) - set(printed))
                 tally["errors"].append(
-                    f"printed lines lost or repeated: {len(printed)} of {tally['sent']}"
+                    f"printed lines lost or repeated: {len(printed)} of {tally['sent']},"
+                    f" missing {missing[:10]}"
                 )
 
         threads = [threading.Thread(target=client, args=(k,)) for k in kernel_ids]
