@@ -27,8 +27,9 @@ from traitlets.config import Config, LoggingConfigurable
 def channel_url(connection_info: dict[str, Any], channel: str) -> str:
     """The ZMQ endpoint of ``channel`` (shell, iopub, stdin, control, hb) in connection info."""
     port = connection_info[f"{channel}_port"]
-    if connection_info.get("transport", "tcp") == "ipc":
-        return f"ipc://{connection_info['ip']}-{port}"
+    transport = connection_info.get("transport", "tcp")
+    if transport in ("ipc", "inproc"):  # inproc: a bridge inside this server (gateway kernels)
+        return f"{transport}://{connection_info['ip']}-{port}"
     return f"tcp://{connection_info['ip']}:{port}"
 
 

@@ -7,6 +7,8 @@ checked on both sides: the jls API and websocket, and the gateway's own API.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import time
 
@@ -52,6 +54,24 @@ def jls(gateway, tmp_path_factory):
     server = start_jls(base, gateway)
     yield server
     server.stop()
+
+
+def listening_ports(pid: int) -> set[int]:
+    """TCP ports process ``pid`` listens on (its socket inodes matched in /proc/net/tcp*)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        with open(f"/proc/{pid}/net/{table}") as f:
+            for row in f.readlines()[1:]:
+                fields = row.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 def _remote_ids(gateway: Gateway) -> set[str]:
@@ -102,6 +122,21 @@ def test_full_lifecycle_runs_on_the_gateway_and_leaves_nothing(jls, gateway):
     assert api.delete(f"api/kernels/{model['id']}").status_code == 204
     assert not (_remote_ids(gateway) & remote), "the remote kernel is still on the gateway"
     assert api.get(f"api/kernels/{model['id']}").status_code == 404
+
+
+def test_a_gateway_kernel_opens_no_port_on_this_host(jls):
+    """The bridge talks to the server in-process: no local user can subscribe to the
+    kernel's output or send it requests except through the server's own API."""
+    api = jls.api()
+    before = listening_ports(jls.proc.pid)
+    model = api.start_kernel("python3")
+    ch = api.channels(model["id"])
+    try:
+        assert ch.execute("1 + 1")[0]["status"] == "ok"
+        assert listening_ports(jls.proc.pid) == before
+    finally:
+        ch.close()
+        assert api.delete(f"api/kernels/{model['id']}").status_code == 204
 
 
 def test_session_with_a_remote_kernel(jls, gateway):

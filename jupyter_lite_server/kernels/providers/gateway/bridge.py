@@ -2,8 +2,10 @@
 
 A gateway exposes a kernel as a websocket; the server speaks ZMQ to every
 kernel (that is what keeps culling, replay, status tracking and reattach
-identical for all providers). The bridge binds the five ZMQ ports of a
-kernel on 127.0.0.1 with a key of its own, and relays: requests arriving on
+identical for all providers). The bridge binds the five ZMQ sockets of a
+kernel with a key of its own — in-process (``inproc://``, no port on the host,
+no loopback hop) unless kernels outlive the server, whose iopub keeper is
+another process and needs 127.0.0.1 ports — and relays: requests arriving on
 the shell, control and stdin ROUTER sockets go to the gateway's websocket;
 what the gateway sends back goes out on iopub (PUB) or is routed to the
 socket that asked (by the request's ``msg_id``). Messages are re-signed on
@@ -33,7 +35,7 @@ from ... import wire
 from ...ports import pick_ports
 from ...zmqio import ZMQChannel
 from ..base import channel_url
-from .client import GatewayClient, GatewayError
+from .client import GatewayClient, GatewayError, acknowledge_now
 
 log = logging.getLogger("jls.kernels.gateway")
 
@@ -50,11 +52,15 @@ MAX_OPEN_REQUESTS = 10_000
 MAX_HELD = 1_000
 
 
-def new_connection_info(ip: str = "127.0.0.1") -> dict[str, Any]:
-    ports = pick_ports(ip, 5)
+def new_connection_info(ip: str = "127.0.0.1", in_process: bool = False) -> dict[str, Any]:
+    """Where the bridge binds: named in-process endpoints, or free ports on ``ip``."""
+    if in_process:
+        transport, address, ports = "inproc", f"jls-gateway-{uuid.uuid4().hex}", range(1, 6)
+    else:
+        transport, address, ports = "tcp", ip, pick_ports(ip, 5)
     return {
-        "transport": "tcp",
-        "ip": ip,
+        "transport": transport,
+        "ip": address,
         **{f"{ch}_port": port for ch, port in zip(_SOCKET_TYPES, ports, strict=True)},
         "key": uuid.uuid4().hex,
         "signature_scheme": "hmac-sha256",
@@ -69,10 +75,11 @@ class KernelBridge:
         client: GatewayClient,
         remote_id: str,
         connection_info: dict[str, Any] | None = None,
+        in_process: bool = False,
     ) -> None:
         self.client = client
         self.remote_id = remote_id
-        self.connection_info = connection_info or new_connection_info()
+        self.connection_info = connection_info or new_connection_info(in_process=in_process)
         self.signer = wire.Signer(
             self.connection_info["key"], self.connection_info.get("signature_scheme", "")
         )
@@ -179,6 +186,7 @@ class KernelBridge:
                 if self._closing or not await self._reconnect(ws):
                     return
                 continue
+            acknowledge_now(ws)
             self._to_local(data)
 
     def _to_local(self, data: str | bytes) -> None:

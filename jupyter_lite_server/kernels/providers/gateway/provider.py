@@ -194,7 +194,7 @@ class GatewayProvider(ConfigurableProvider):
         )
         if not isinstance(model, dict) or not model.get("id"):
             raise KernelStartError(f"Gateway {self.url} answered a kernel start without an id")
-        bridge = KernelBridge(self.client, model["id"])
+        bridge = KernelBridge(self.client, model["id"], in_process=not request.persistent)
         try:
             bridge.bind()
             await bridge.open()
