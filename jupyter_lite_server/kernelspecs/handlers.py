@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import mimetypes
 import os
 
 from tornado.escape import url_escape
 
 from ..kernels.finder import FoundKernel, NoSuchKernel
+from ..kernels.providers.base import KernelStartError
 from ..web.base import ApiError, APIHandler, BaseHandler
 
 NAME = r"(?P<kernel_name>[\w.\-%]+)"
@@ -55,14 +55,12 @@ class KernelSpecResourceHandler(BaseHandler):
             found = await self.settings["kernel_manager"].finder.resolve(kernel_name)
         except NoSuchKernel:
             raise ApiError(404, f"Kernel spec {kernel_name!r} not found", "Not Found") from None
-        paths = {os.path.basename(p): p for p in found.kernel_type.resources.values()}
-        path = paths.get(filename)
-        if path is None:
-            raise ApiError(404, f"Kernel spec {kernel_name!r} has no resource {filename!r}")
         try:
-            data = await asyncio.get_running_loop().run_in_executor(None, _read, path)
-        except OSError:
-            raise ApiError(404, f"Resource {filename!r} of {kernel_name!r} is unreadable") from None
+            data = await found.provider.read_resource(found.kernel_type, filename)
+        except KernelStartError as exc:  # a gateway that cannot be reached: 502
+            raise ApiError(exc.http_status, str(exc), "Resource unavailable") from None
+        if data is None:
+            raise ApiError(404, f"Kernel spec {kernel_name!r} has no resource {filename!r}")
         self.set_header(
             "Content-Type", mimetypes.guess_type(filename)[0] or "application/octet-stream"
         )
@@ -71,11 +69,6 @@ class KernelSpecResourceHandler(BaseHandler):
 
     def write_error(self, status_code: int, **kwargs) -> None:
         APIHandler.write_error(self, status_code, **kwargs)  # type: ignore[arg-type]
-
-
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def routes() -> list[tuple[str, type]]:

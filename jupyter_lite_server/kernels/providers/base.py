@@ -15,6 +15,8 @@ connection file describes it.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from abc import ABC, ABCMeta, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,7 +49,8 @@ class KernelType:
 
     ``spec`` has the kernelspec fields (``argv``, ``display_name``, ``language``,
     ``interrupt_mode``, ``env``, ``metadata``); ``resources`` maps a resource
-    name (``logo-64x64``) to a local file path the server may serve.
+    name (``logo-64x64``) to what ``KernelProvider.read_resource`` serves it from:
+    a local file path by default (only its base name is shown to clients).
     """
 
     name: str
@@ -164,6 +167,23 @@ class KernelProvider(ABC):
         record is kept and the kernel left alone). The default: cannot.
         """
         raise KernelStartError(f"provider {self.id!r} cannot reattach kernels")
+
+    async def read_resource(self, kernel_type: KernelType, filename: str) -> bytes | None:
+        """The bytes of resource ``filename`` (a logo) of ``kernel_type``; None if it has
+        none. The default reads the local file listed in ``kernel_type.resources``."""
+        paths = {os.path.basename(p): p for p in kernel_type.resources.values()}
+        path = paths.get(filename)
+        if path is None:
+            return None
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, _read_file, path)
+        except OSError:
+            return None
+
+
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 class _ProviderMeta(ABCMeta, MetaHasTraits):

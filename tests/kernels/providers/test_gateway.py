@@ -160,6 +160,27 @@ def test_session_with_a_remote_kernel(jls, gateway):
     )
 
 
+def _logo_served_as_on_the_gateway(api, gateway: Gateway, name: str, remote_name: str) -> None:
+    """Every resource of the kernelspec comes from jls with the gateway's bytes."""
+    resources = api.get(f"api/kernelspecs/{name}").json()["resources"]
+    remote = gateway.api("GET", f"/api/kernelspecs/{remote_name}").json()["resources"]
+    assert set(resources) == set(remote) and "logo-64x64" in resources
+    for key, url in resources.items():
+        assert url.startswith("/kernelspecs/"), url  # the server's own URL, not the gateway's
+        r = api.get(url.lstrip("/"))
+        assert r.status_code == 200, r.text
+        assert r.content == gateway.api("GET", remote[key]).content
+        assert r.headers["Content-Type"] in ("image/png", "image/svg+xml")
+
+
+def test_remote_kernelspec_logos_are_served_with_the_servers_credentials(jls, gateway):
+    """A browser can neither reach the gateway nor hold its token: jls fetches the logos."""
+    api = jls.api()
+    _logo_served_as_on_the_gateway(api, gateway, "python3", "python3")
+    r = api.get("kernelspecs/python3/no-such-logo.png")
+    assert r.status_code == 404 and "no-such-logo.png" in r.json()["message"]
+
+
 def test_unknown_remote_kernel_name_is_a_client_error(jls):
     r = jls.api().post("api/kernels", json={"name": "no-such-kernel"})
     assert r.status_code == 400 and "no-such-kernel" in r.json()["message"]
@@ -176,6 +197,7 @@ def test_local_kernels_alongside(gateway, tmp_path):
         api = server.api()
         names = set(api.get("api/kernelspecs").json()["kernelspecs"])
         assert {"python3", "gateway-python3"} <= names
+        _logo_served_as_on_the_gateway(api, gateway, "gateway-python3", "python3")
         before = _remote_ids(gateway)
         local = api.start_kernel("python3")
         assert _remote_ids(gateway) == before, "a local kernel was started on the gateway"
@@ -225,6 +247,8 @@ def test_gateway_going_away_is_a_dead_kernel_not_a_hung_socket(tmp_path):
         r = api.post("api/kernels", json={"name": "python3"})
         assert r.status_code == 502, r.text
         assert gateway.url in r.json()["message"] and "unreachable" in r.json()["message"]
+        r = api.get("kernelspecs/python3/logo-64x64.png")
+        assert r.status_code == 502 and gateway.url in r.json()["message"], r.text
     finally:
         server.stop()
         gateway.stop()

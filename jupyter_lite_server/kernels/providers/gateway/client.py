@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from ..base import KernelStartError
@@ -97,7 +97,22 @@ class GatewayClient:
         timeout: float | None = None,
         retry: bool = True,
     ) -> tuple[int, Any]:
-        """(status, decoded JSON body or None); 404 is returned, other errors raise.
+        """(status, decoded JSON body or None); 404 is returned, other errors raise."""
+        response = await self._fetch(method, path, body, timeout, retry)
+        if response is None:
+            return 404, None
+        text = response.body.decode() if response.body else ""
+        return response.code, json.loads(text) if text.strip() else None
+
+    async def fetch_bytes(self, path: str) -> bytes | None:
+        """The raw body of ``GET path`` (a kernelspec logo); None for a 404."""
+        response = await self._fetch("GET", path, None, None, True)
+        return None if response is None else response.body
+
+    async def _fetch(
+        self, method: str, path: str, body: Any, timeout: float | None, retry: bool
+    ) -> HTTPResponse | None:
+        """The gateway's response, None for a 404; other failures raise GatewayError.
 
         A request the gateway never received (refused, unreachable, DNS) is retried;
         a timeout is retried only when ``retry`` says the request is safe to repeat.
@@ -108,10 +123,10 @@ class GatewayClient:
         client = AsyncHTTPClient()
         for attempt in range(1, attempts + 1):
             try:
-                response = await client.fetch(self._request(url, method, body, timeout))
+                return await client.fetch(self._request(url, method, body, timeout))
             except HTTPClientError as exc:
                 if exc.code == 404:
-                    return 404, None
+                    return None
                 if exc.code == 599:  # tornado's code for a timeout or a broken connection
                     problem = f"no answer within {timeout or self.settings.request_timeout:g} s"
                     if retry and attempt < attempts:
@@ -133,8 +148,6 @@ class GatewayClient:
                     f"Gateway {self.base} is unreachable after {attempts} attempts: "
                     f"{exc.strerror or exc}"
                 ) from None
-            text = response.body.decode() if response.body else ""
-            return response.code, json.loads(text) if text.strip() else None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def connect_channels(self, remote_id: str, session_id: str) -> WebSocketClientConnection:

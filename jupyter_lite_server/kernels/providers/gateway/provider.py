@@ -15,7 +15,7 @@ import getpass
 import os
 import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from traitlets import Bool, Dict, Float, Int, List, Unicode
 
@@ -158,12 +158,25 @@ class GatewayProvider(ConfigurableProvider):
         self._last_listing_error = ""
         specs = (body or {}).get("kernelspecs") or {}
         self._specs = [
-            KernelType(name=name, spec=dict(entry.get("spec") or {}))
+            KernelType(
+                name=name,
+                spec=dict(entry.get("spec") or {}),
+                resources=_resource_files(entry.get("resources")),
+            )
             for name, entry in sorted(specs.items())
             if isinstance(entry, dict)
         ]
         self._specs_at = time.monotonic()
         return self._specs
+
+    async def read_resource(self, kernel_type: KernelType, filename: str) -> bytes | None:
+        """A logo of a remote kernelspec, fetched from the gateway with our credentials
+        (a browser could neither reach the gateway nor authenticate there)."""
+        if filename not in kernel_type.resources.values():
+            return None
+        return await self.client.fetch_bytes(
+            f"/kernelspecs/{quote(kernel_type.name)}/{quote(filename)}"
+        )
 
     def _kernel_env(self, request: LaunchRequest) -> dict[str, str]:
         """What the gateway gets: KERNEL_* variables, allowed ones, the configured ones."""
@@ -229,3 +242,16 @@ class GatewayProvider(ConfigurableProvider):
             await bridge.close()
             raise KernelStartError(f"Gateway kernel {remote_id} cannot be reached: {exc}") from exc
         return GatewayKernel(self.client, bridge)
+
+
+def _resource_files(resources: Any) -> dict[str, str]:
+    """The gateway's resource URLs (``/kernelspecs/python3/logo-64x64.png``) as file names."""
+    if not isinstance(resources, dict):
+        return {}
+    files = {}
+    for key, url in resources.items():
+        if isinstance(url, str):
+            filename = unquote(url.rstrip("/").rsplit("/", 1)[-1])
+            if filename:
+                files[str(key)] = filename
+    return files
