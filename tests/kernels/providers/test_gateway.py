@@ -13,7 +13,7 @@ import signal
 import time
 
 import pytest
-from gateways import Gateway, start_enterprise_gateway, start_kernel_gateway
+from gateways import Gateway, free_port, start_enterprise_gateway, start_kernel_gateway
 from jls_client import isolated_env, start_server_in, stream_text, wait_until
 
 pytestmark = pytest.mark.slow
@@ -249,6 +249,27 @@ def test_gateway_going_away_is_a_dead_kernel_not_a_hung_socket(tmp_path):
         assert gateway.url in r.json()["message"] and "unreachable" in r.json()["message"]
         r = api.get("kernelspecs/python3/logo-64x64.png")
         assert r.status_code == 502 and gateway.url in r.json()["message"], r.text
+    finally:
+        server.stop()
+        gateway.stop()
+
+
+def test_a_kernel_whose_websocket_cannot_be_opened_fails_and_is_deleted(tmp_path):
+    """The start answers before the gateway's websocket is open; when it never opens,
+    the start fails with the reason and the kernel is not left on the gateway."""
+    gateway = start_kernel_gateway(str(tmp_path))
+    nobody = f"ws://127.0.0.1:{free_port()}"  # REST reaches the gateway, websockets do not
+    server = start_jls(
+        tmp_path, gateway, f"--GatewayProvider.ws_url={nobody}", "--GatewayProvider.retries=0"
+    )
+    try:
+        r = server.api().post("api/kernels", json={"name": "python3"})
+        assert r.status_code >= 500, r.text
+        message = r.json()["message"]
+        assert "websocket could not be opened" in message, message
+        assert f"{nobody} is unreachable" in message, message
+        wait_until(lambda: not gateway.remote_kernels(), what="remote kernel deleted")
+        assert server.api().get("api/kernels").json() == []
     finally:
         server.stop()
         gateway.stop()

@@ -85,6 +85,9 @@ class KernelBridge:
         )
         self.session_id = uuid.uuid4().hex  # ours towards the gateway, kept across reconnects
         self.failure = ""  # why the kernel is considered dead
+        #: False once the gateway is known to have lost the kernel, or to be gone itself:
+        #: then there is nothing left to delete there.
+        self.remote_may_exist = True
         self._sockets: dict[str, ZMQChannel] = {}
         self._routes: dict[str, OrderedDict[str, bytes]] = {
             "shell": OrderedDict(),
@@ -122,6 +125,28 @@ class KernelBridge:
         """Connect the websocket and start relaying what the gateway sends."""
         self._ws = await self.client.connect_channels(self.remote_id, self.session_id)
         self._reader = asyncio.ensure_future(self._read_loop())
+
+    def open_in_background(self) -> None:
+        """Connect while the caller goes on; what local clients send is held meanwhile.
+
+        A gateway answers the websocket only once its kernel is up (it asks for
+        kernel_info first), so waiting here would keep a start request open for
+        the kernel's whole start-up. A connection that fails marks the kernel
+        dead with the reason, as a lost one does.
+        """
+        self._reader = asyncio.ensure_future(self._connect_and_read())
+
+    async def _connect_and_read(self) -> None:
+        try:
+            self._ws = await self.client.connect_channels(self.remote_id, self.session_id)
+        except GatewayError as exc:
+            self.failure = f"the kernel's websocket could not be opened: {exc}"
+            log.error("Gateway kernel %s is dead: %s", self.remote_id, self.failure)
+            return
+        while self._held:
+            payload, binary = self._held.popleft()
+            self._write(payload, binary)
+        await self._read_loop()
 
     async def close(self) -> None:
         self._closing = True
@@ -224,12 +249,14 @@ class KernelBridge:
             )
             if status == 404:
                 self.failure = f"the gateway {self.client.base} no longer has this kernel"
+                self.remote_may_exist = False
             elif model and model.get("execution_state") == "dead":
                 self.failure = f"the kernel died on the gateway {self.client.base}"
             else:
                 self._ws = await self.client.connect_channels(self.remote_id, self.session_id)
         except GatewayError as exc:
             self.failure = str(exc)
+            self.remote_may_exist = False
         if self.failure:
             log.error("Gateway kernel %s is dead: %s", self.remote_id, self.failure)
             return False

@@ -160,7 +160,9 @@ class GatewayClient:
                 url,
                 headers=self._headers(),
                 connect_timeout=self.settings.connect_timeout,
-                request_timeout=self.settings.connect_timeout,
+                # A gateway completes the handshake once the kernel answers kernel_info:
+                # as long as a start may take, not just a connection.
+                request_timeout=self.settings.request_timeout,
                 validate_cert=self.settings.validate_cert,
                 ca_certs=self.settings.ca_certs,
             )
@@ -176,14 +178,14 @@ class GatewayClient:
             except HTTPClientError as exc:
                 if exc.code != 599 or attempt == attempts:
                     raise GatewayError(
-                        f"Gateway {self.base} refused the websocket of kernel {remote_id}: "
+                        f"Gateway {self.ws_base} refused the websocket of kernel {remote_id}: "
                         f"{exc.code} {_reason(exc)}",
                         exc.code,
                     ) from None
             except OSError as exc:
                 if attempt == attempts:
                     raise GatewayError(
-                        f"Gateway {self.base} is unreachable for the websocket of kernel "
+                        f"Gateway {self.ws_base} is unreachable for the websocket of kernel "
                         f"{remote_id}: {exc.strerror or exc}"
                     ) from None
             await asyncio.sleep(pause)

@@ -45,9 +45,9 @@ class GatewayKernel(LaunchedKernel):
             raise KernelStartError(f"The gateway {self.client.base} no longer has this kernel")
 
     async def shutdown(self, now: bool = False) -> None:
-        """Delete the remote kernel; a gateway that is gone cannot hold it any more."""
+        """Delete the remote kernel, unless the gateway lost it or is gone itself."""
         try:
-            if self.bridge.alive or self.bridge.failure.startswith("the kernel died"):
+            if self.bridge.remote_may_exist:
                 await self.client.request("DELETE", self._path)
         except GatewayError as exc:
             self.bridge.failure = self.bridge.failure or str(exc)
@@ -210,18 +210,16 @@ class GatewayProvider(ConfigurableProvider):
         bridge = KernelBridge(self.client, model["id"], in_process=not request.persistent)
         try:
             bridge.bind()
-            await bridge.open()
         except BaseException as exc:  # leave nothing running on the gateway
             await bridge.close()
             try:
                 await self.client.request("DELETE", f"/api/kernels/{quote(model['id'])}")
             except GatewayError as cleanup:
                 self.log.error("Could not delete gateway kernel %s: %s", model["id"], cleanup)
-            if isinstance(exc, GatewayError | OSError):
-                raise KernelStartError(
-                    f"Kernel started on the gateway but unreachable: {exc}"
-                ) from exc
+            if isinstance(exc, OSError):
+                raise KernelStartError(f"No local sockets for the gateway kernel: {exc}") from exc
             raise
+        bridge.open_in_background()  # the start answers now, as the kernel starts up remotely
         return GatewayKernel(self.client, bridge)
 
     async def reattach(
