@@ -48,7 +48,10 @@ def test_sigkilled_kernel_is_restarted_and_clients_told(fast_watch_server):
     assert "restarting" in statuses
     deadline = time.monotonic() + 30
     while api.get(f"api/kernels/{model['id']}").json()["execution_state"] != "idle":
-        assert time.monotonic() < deadline, "kernel never reported idle after its restart"
+        assert time.monotonic() < deadline, (
+            "kernel never reported idle after its restart; server log:\n"
+            + fast_watch_server.log_text()[-6000:]
+        )
         time.sleep(0.1)
     new_pid = kernel_pid(ch)  # same websocket, same kernel id, a new process
     assert new_pid != pid

@@ -75,9 +75,10 @@ def test_notebook_from_launcher_runs_saves_and_reopens(lab_server):
             page.reload()
             page.wait_for_selector(".jp-NotebookPanel, .jp-Launcher", timeout=60000)
             page.goto(lab_server.url + "lab/tree/Untitled.ipynb")
-            cell = page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first
-            cell.wait_for(timeout=60000)
-            assert "print(6*7)" in cell.inner_text()
+            # The reopened notebook shows the saved code (the editor fills in after the
+            # cell appears, so the cell is awaited with its text).
+            cells = page.locator(".jp-NotebookPanel .jp-Cell .cm-content")
+            cells.filter(has_text="print(6*7)").first.wait_for(timeout=60000)
         finally:
             os.makedirs(ARTIFACTS, exist_ok=True)
             page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab.png"))
