@@ -216,7 +216,7 @@ class GatewayProvider(ConfigurableProvider):
                 await self.client.request("DELETE", f"/api/kernels/{quote(model['id'])}")
             except GatewayError as cleanup:
                 self.log.error("Could not delete gateway kernel %s: %s", model["id"], cleanup)
-            if isinstance(exc, OSError):
+            if isinstance(exc, Exception):  # zmq.ZMQError, OSError: not cancellation
                 raise KernelStartError(f"No local sockets for the gateway kernel: {exc}") from exc
             raise
         bridge.open_in_background()  # the start answers now, as the kernel starts up remotely
