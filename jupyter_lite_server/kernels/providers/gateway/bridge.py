@@ -143,9 +143,7 @@ class KernelBridge:
             self.failure = f"the kernel's websocket could not be opened: {exc}"
             log.error("Gateway kernel %s is dead: %s", self.remote_id, self.failure)
             return
-        while self._held:
-            payload, binary = self._held.popleft()
-            self._write(payload, binary)
+        self._send_held()
         await self._read_loop()
 
     async def close(self) -> None:
@@ -196,6 +194,12 @@ class KernelBridge:
             self._ws.write_message(payload, binary=binary)
         except WebSocketClosedError:
             self._held.append((payload, binary))
+
+    def _send_held(self) -> None:
+        """What local clients sent while the websocket was not open, in order."""
+        while self._held:
+            payload, binary = self._held.popleft()
+            self._write(payload, binary)
 
     def _reconnecting(self) -> bool:
         return self._ws is not None and self._ws.protocol is None
@@ -261,7 +265,5 @@ class KernelBridge:
             log.error("Gateway kernel %s is dead: %s", self.remote_id, self.failure)
             return False
         log.info("Websocket of gateway kernel %s reconnected", self.remote_id)
-        while self._held:
-            payload, binary = self._held.popleft()
-            self._write(payload, binary)
+        self._send_held()
         return True
