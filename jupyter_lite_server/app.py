@@ -25,7 +25,7 @@ from .auth.policy import is_loopback, load_or_create_secret
 from .contents.manager import ContentsManager, NotFound
 from .hub import bind_from_env, hub_wiring, started_by_hub
 from .hub.activity import ActivityReporter
-from .kernels.finder import KernelFinder
+from .kernels.lifecycle.finder import KernelFinder
 from .kernels.manager import MappingKernelManager, PoolConfigError
 from .lab import lab_wiring
 from .sessions.manager import SessionError, SessionManager

@@ -7,7 +7,7 @@ import contextlib
 from tornado.escape import url_escape
 
 from ..web.base import ApiError, APIHandler
-from .finder import NoSuchKernel
+from .lifecycle.finder import NoSuchKernel
 from .manager import KernelStartError, MappingKernelManager, UnknownKernel
 
 KERNEL_ID = r"(?P<kernel_id>\w+-\w+-\w+-\w+-\w+)"
@@ -97,7 +97,7 @@ class KernelActionHandler(KernelAPIHandler):
 
 
 def routes() -> list[tuple[str, type]]:
-    from .channels import KernelChannelsHandler
+    from .websocket import KernelChannelsHandler
 
     return [
         (r"api/kernels/?", MainKernelHandler),

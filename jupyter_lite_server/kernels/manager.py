@@ -8,27 +8,25 @@ restarts them within bounds, and shuts them all down with the server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-import os
 import uuid
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, Dict, Enum, Float, Int, Unicode, default
-from traitlets.config import LoggingConfigurable
-
-from .finder import KernelFinder, NoSuchKernel
+from ..timeutil import utcnow
+from .lifecycle.finder import KernelFinder, NoSuchKernel
+from .lifecycle.state import KernelState
+from .lifecycle.watch import Culler, CullRules, DeathWatch, RestartBudget
+from .options import KernelManagerOptions
 from .persistence import KernelPersistence
-from .pool import PoolConfigError, PoolKeeper, validate_pool
-from .store import KernelStore
-from .watching import KernelWatching
+from .persistence.store import KernelStore
+from .pool import PoolConfigError, WarmPool, validate_pool
+from .providers.base import KernelStartError, LaunchRequest
 
 if TYPE_CHECKING:
-    from .kernel import ManagedKernel
-from ..timeutil import utcnow
-from .providers.base import KernelStartError, LaunchRequest
+    from .lifecycle.kernel import ManagedKernel
 
 __all__ = [
     "KernelStartError",
@@ -46,88 +44,33 @@ class UnknownKernel(KeyError):
         return f"Kernel does not exist: {self.args[0]}"
 
 
-class MappingKernelManager(KernelWatching, LoggingConfigurable):
+class MappingKernelManager(KernelManagerOptions):
     """The one kernel manager of a server."""
-
-    root_dir = Unicode(help="Directory kernels start in when no path is given.").tag(config=True)
-    default_kernel_name = Unicode("python3", help="Kernel started when none is named.").tag(
-        config=True
-    )
-    kernel_start_timeout = Float(
-        60.0, help="Seconds a kernel may take to answer kernel_info after launch."
-    ).tag(config=True)
-    wait_for_ready = Enum(
-        ["first", "always", "never"],
-        "first",
-        help="When a start request answers. 'first': wait until the kernel is ready while its "
-        "kernel type has not yet started successfully in this server (and again after one of "
-        "its kernels failed at start-up), so a broken kernel is reported with its stderr; "
-        "otherwise answer as soon as the process is launched. 'always': always wait. "
-        "'never': never wait (start-up failures then reach clients as a dead kernel).",
-    ).tag(config=True)
-    autorestart = Bool(True, help="Restart kernels that die unexpectedly.").tag(config=True)
-    restart_limit = Int(5, help="Deaths within restart_window after which a kernel is dead.").tag(
-        config=True
-    )
-    restart_window = Float(60.0, help="Seconds over which restart_limit is counted.").tag(
-        config=True
-    )
-    watch_interval = Float(1.0, help="Seconds between liveness checks of each kernel.").tag(
-        config=True
-    )
-    cull_idle_timeout = Float(
-        0.0,
-        help="Shut down kernels idle for longer than this many seconds (0: never). Idle "
-        "means no kernel output and no client message for that long.",
-    ).tag(config=True)
-    cull_interval = Float(300.0, help="Seconds between checks for idle kernels.").tag(config=True)
-    cull_connected = Bool(
-        False, help="Also cull idle kernels that still have websocket connections."
-    ).tag(config=True)
-    cull_busy = Bool(False, help="Also cull kernels whose last state was busy.").tag(config=True)
-    pool = Dict(
-        value_trait=Int(),
-        help="Kernels kept started and ready per kernel name, e.g. {'python3': 2}.",
-    ).tag(config=True)
-    pool_size = Int(0, help="Pool size for the default kernel (shorthand for pool).").tag(
-        config=True
-    )
-    replay_buffer_bytes = Int(
-        10 * 1024 * 1024,
-        help="Output kept per disconnected client session, replayed when it reconnects.",
-    ).tag(config=True)
-    replay_buffer_timeout = Float(
-        3600.0, help="Seconds a disconnected client's output is kept for it."
-    ).tag(config=True)
-    shutdown_timeout = Float(
-        10.0, help="Seconds a polite shutdown of all kernels may take before they are killed."
-    ).tag(config=True)
-    keep_kernels = Bool(
-        False,
-        help="Leave kernels running when the server stops (needs a sessions database on "
-        "file); the next server on that database reattaches them.",
-    ).tag(config=True)
-    reattach_timeout = Float(
-        10.0, help="Seconds a kernel found running at start-up may take to answer kernel_info."
-    ).tag(config=True)
-
-    @default("root_dir")
-    def _default_root_dir(self) -> str:
-        return os.getcwd()
 
     def __init__(self, finder_factory: Callable[[], KernelFinder], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._finder_factory = finder_factory
         self._finder: KernelFinder | None = None
         self._kernels: dict[str, ManagedKernel] = {}
-        self._deaths: dict[str, deque[float]] = {}
-        self._busy: set[str] = set()  # kernels in a restart or shutdown
-        self._watcher: asyncio.Task | None = None
-        self._background: set[asyncio.Future] = set()
         self._proven: set[str] = set()  # kernel types that have started successfully
-        self._culler: asyncio.Task | None = None
-        self._pool: PoolKeeper | None = None
+        self._restarts = RestartBudget(self.restart_limit, self.restart_window)
+        self._pool: WarmPool | None = None
         self._persistence: KernelPersistence | None = None
+        self._background: set[asyncio.Future[Any]] = set()
+        self._death_watch = DeathWatch(
+            lambda: tuple(self._kernels.values()),
+            self._on_death,
+            self.watch_interval,
+            keep_running=lambda: bool(self._kernels or (self._pool and self._pool.has_kernels())),
+            also_each_round=lambda: self._pool.watch() if self._pool else asyncio.sleep(0),
+        )
+        self._culler = Culler(
+            lambda: tuple(self._kernels.values()),
+            self.shutdown_kernel,
+            CullRules(
+                self.cull_idle_timeout, self.cull_interval, self.cull_connected, self.cull_busy
+            ),
+        )
         #: Called with a kernel id whenever a kernel leaves the map (shutdown, death, cull).
         self.removal_listeners: list[Callable[[str], None]] = []
         self._last_event = utcnow()
@@ -177,7 +120,11 @@ class MappingKernelManager(KernelWatching, LoggingConfigurable):
         """
         return max([self._last_event, *(k.last_activity for k in self._kernels.values())])
 
-    # --- lifecycle --------------------------------------------------------------
+    def _watch(self) -> None:
+        self._death_watch.ensure_running()
+        self._culler.ensure_running()
+
+    # --- start ------------------------------------------------------------------
 
     async def _launch(
         self,
@@ -188,7 +135,7 @@ class MappingKernelManager(KernelWatching, LoggingConfigurable):
         environment: dict[str, Any] | None = None,
     ) -> ManagedKernel:
         """Launch through the providers and begin the readiness check (not yet listed)."""
-        from .kernel import ManagedKernel  # zmq is loaded with the first kernel, not at start
+        from .lifecycle.kernel import ManagedKernel  # zmq loads with the first kernel
 
         kernel_id = str(uuid.uuid4())
         persistent = self._persistence is not None
@@ -204,9 +151,9 @@ class MappingKernelManager(KernelWatching, LoggingConfigurable):
         else:
             kernel.start_watching()
         ready = kernel.begin_ready_check(self.kernel_start_timeout)
-        ready.add_done_callback(lambda f: self._on_ready(kernel, f))
+        ready.add_done_callback(lambda f: self._on_start_checked(kernel, f))
         self.log.info("Kernel launched: %s (%s) %s", kernel_id, found.name, launched.describe())
-        self._ensure_watcher()
+        self._watch()
         return kernel
 
     async def start_kernel(
@@ -239,17 +186,61 @@ class MappingKernelManager(KernelWatching, LoggingConfigurable):
         self._touch()
         mode = self.wait_for_ready
         if mode == "always" or (mode == "first" and kernel.name not in self._proven):
-            kernel.start_request_waiting = True
             try:
-                await asyncio.shield(kernel.ready_future)
+                await kernel.lifecycle.wait_ready()
             except Exception as exc:
-                if kernel.shut_down_by_request:  # by another request while it started
+                await kernel.lifecycle.wait_gone()  # the failure path removes it
+                if kernel.lifecycle.ended_as is KernelState.CLOSING:  # shut down meanwhile
                     raise UnknownKernel(kernel.id) from exc
-                await self._discard(kernel, exc)  # (a no-op if its death removed it already)
                 raise
-            finally:
-                kernel.start_request_waiting = False
         return kernel.id
+
+    def _on_start_checked(self, kernel: ManagedKernel, ready: asyncio.Future[None]) -> None:
+        """The first readiness check ended: prove the type, or fail the start."""
+        if ready.cancelled():
+            return
+        if ready.exception() is None:
+            self._proven.add(kernel.name)
+            return
+        self._proven.discard(kernel.name)  # make the next start of this type prove itself
+        # Only a kernel still STARTING failed its start: a restart reports its own
+        # failure, and a kernel that is ending is being removed already.
+        if kernel.state is KernelState.STARTING:
+            self.log.error("%s", ready.exception())
+            self._in_background(self._remove_failed(kernel, ready.exception()))
+
+    def _in_background(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _remove_failed(self, kernel: ManagedKernel, reason: BaseException | None) -> None:
+        """DEAD: tell clients, stop whatever of it runs, forget it. Idempotent."""
+        if not kernel.lifecycle.try_to(KernelState.DEAD):
+            await kernel.lifecycle.wait_gone()  # ending already: wait for that
+            return
+        kernel.broadcast_status("dead")
+        self._forget(kernel.id)
+        kernel.close_streams()
+        try:
+            await kernel.launched.shutdown(now=True)
+        except Exception:
+            self.log.exception("Could not clean up failed kernel %s", kernel.id)
+        finally:
+            kernel.lifecycle.to(KernelState.GONE)
+        self.log.warning("Kernel %s removed: %s", kernel.id, str(reason).splitlines()[0])
+
+    def _forget(self, kernel_id: str) -> None:
+        if self._kernels.pop(kernel_id, None) is None:
+            return
+        self._restarts.forget(kernel_id)
+        if self._persistence is not None:
+            self._persistence.remove(kernel_id)
+        for listener in self.removal_listeners:
+            try:
+                listener(kernel_id)
+            except Exception:
+                self.log.exception("Kernel removal listener failed for %s", kernel_id)
 
     # --- warm pool ---------------------------------------------------------------
 
@@ -262,70 +253,19 @@ class MappingKernelManager(KernelWatching, LoggingConfigurable):
         if not sizes:
             return
         forget = self._persistence.remove if self._persistence is not None else None
-        self._pool = PoolKeeper(
+        self._pool = WarmPool(
             sizes, functools.partial(self._launch, pooled=True), self.root_dir, forget
         )
         await self._pool.check(self.finder)
         self._pool.fill()
 
-    def _on_ready(self, kernel: ManagedKernel, ready: asyncio.Future) -> None:
-        if ready.cancelled():
-            return
-        if ready.exception() is None:
-            self._proven.add(kernel.name)
-            return
-        self._proven.discard(kernel.name)  # make the next start of this type prove itself
-        if (
-            kernel.id in self._kernels
-            and not kernel.closing
-            and not kernel.start_request_waiting
-            and kernel.id not in self._busy  # a restart in progress checks readiness itself
-        ):
-            self._late_start_failure(kernel, ready)
-
-    def _late_start_failure(self, kernel: ManagedKernel, ready: asyncio.Future) -> None:
-        """A kernel whose start request already answered failed to become ready."""
-        self.log.error("%s", ready.exception())
-        kernel.broadcast_status("dead")
-        task = asyncio.ensure_future(self._discard(kernel, ready.exception()))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _discard(self, kernel: ManagedKernel, reason: BaseException) -> None:
-        """Remove a kernel that failed: nothing of it may stay running."""
-        if kernel.closing and kernel.id not in self._kernels:
-            return
-        self._forget(kernel.id)
-        kernel.closing = True
-        kernel.close_streams()
-        try:
-            await kernel.launched.shutdown(now=True)
-        except Exception:
-            self.log.exception("Could not clean up failed kernel %s", kernel.id)
-        self.log.warning("Kernel %s removed: %s", kernel.id, str(reason).splitlines()[0])
-
-    def _forget(self, kernel_id: str) -> None:
-        if self._kernels.pop(kernel_id, None) is None:
-            return
-        self._deaths.pop(kernel_id, None)
-        if self._persistence is not None:
-            self._persistence.remove(kernel_id)
-        for listener in self.removal_listeners:
-            try:
-                listener(kernel_id)
-            except Exception:
-                self.log.exception("Kernel removal listener failed for %s", kernel_id)
-
-    async def wait_ready(self, kernel_id: str, timeout: float | None = None) -> ManagedKernel:
-        kernel = self.get(kernel_id)
-        await kernel.wait_ready(self.kernel_start_timeout if timeout is None else timeout)
-        return kernel
+    # --- interrupt, restart, shutdown ----------------------------------------------
 
     async def interrupt_kernel(self, kernel_id: str) -> None:
         kernel = self.get(kernel_id)
         if not kernel.is_ready:
             # Nothing of the user's runs yet, and SIGINT during start-up kills the kernel.
-            self.log.info("Not interrupting kernel %s: it is still starting", kernel_id)
+            self.log.info("Not interrupting kernel %s: it is %s", kernel_id, kernel.state.value)
             return
         self.log.info("Interrupting kernel %s", kernel_id)
         await kernel.launched.interrupt()
@@ -334,52 +274,72 @@ class MappingKernelManager(KernelWatching, LoggingConfigurable):
     async def restart_kernel(
         self, kernel_id: str, now: bool = False, after_death: bool = False
     ) -> ManagedKernel:
-        """Restart and wait until the kernel answers again.
+        """Restart and wait until the kernel answers again (RESTARTING, then READY).
 
         A client's restart of a kernel that is still starting is not a failed
-        start: the pending start-up check is stopped. After a death (``after_death``)
-        a pending check is left to report the failed start to whoever waits for it.
+        start: the pending start-up check is stopped and whoever waits for the
+        start waits for the restarted kernel. A restart that fails leaves the
+        kernel DEAD and removed; one that races a shutdown answers UnknownKernel.
         """
         kernel = self.get(kernel_id)
-        self._busy.add(kernel_id)
+        if not kernel.lifecycle.try_to(KernelState.RESTARTING):
+            if kernel.lifecycle.is_ending:
+                raise UnknownKernel(kernel_id)
+            raise KernelStartError(f"Kernel {kernel_id} is already restarting")
+        kernel.stop_ready_check()
+        kernel.broadcast_status("restarting")
+        self.log.info("Restarting kernel %s%s", kernel_id, " after it died" * after_death)
         try:
-            if after_death:
-                kernel.mark_unready()
-            else:
-                kernel.stop_ready_check()
-            kernel.broadcast_status("restarting")
-            self.log.info("Restarting kernel %s", kernel_id)
-            try:
-                await kernel.launched.restart(now=now)
-            except Exception as exc:
-                if kernel.closing or kernel.id not in self._kernels:  # shut down meanwhile
-                    raise UnknownKernel(kernel_id) from exc
-                raise
+            await kernel.launched.restart(now=now)
+            if kernel.lifecycle.is_ending:
+                raise UnknownKernel(kernel_id)
             if self._persistence is not None:
                 self._persistence.save(kernel)  # a new process: a new PID to find it by
-            ready = kernel.begin_ready_check(self.kernel_start_timeout)
-            await ready
-        finally:
-            self._busy.discard(kernel_id)
+            await kernel.begin_ready_check(self.kernel_start_timeout)
+        except Exception as exc:
+            if kernel.lifecycle.ended_as is KernelState.CLOSING:  # shut down meanwhile
+                raise UnknownKernel(kernel_id) from exc
+            self.log.error("Restarting kernel %s failed: %s", kernel_id, exc)
+            await self._remove_failed(kernel, exc)
+            raise
         self._touch()
         return kernel
 
     async def shutdown_kernel(self, kernel_id: str, now: bool = False) -> None:
         """Shut a kernel down (interrupt, shutdown_request, SIGTERM, SIGKILL) and forget it."""
         kernel = self.get(kernel_id)
-        self._busy.add(kernel_id)
-        kernel.closing = True
-        kernel.shut_down_by_request = True
+        if not kernel.lifecycle.try_to(KernelState.CLOSING):
+            await kernel.lifecycle.wait_gone()  # another request (or a failure) got there first
+            return
+        kernel.stop_ready_check()
         try:
             await kernel.launched.shutdown(now=now)
         finally:
-            self._busy.discard(kernel_id)
             self._forget(kernel_id)
             kernel.close_streams()
             for client in tuple(kernel.clients):
                 client.close_for_kernel_shutdown()
+            kernel.lifecycle.to(KernelState.GONE)
             self._touch()
         self.log.info("Kernel shut down: %s", kernel_id)
+
+    async def _on_death(self, kernel: ManagedKernel) -> None:
+        """The death watch found a READY kernel's process gone: restart it, or remove it."""
+        deaths = self._restarts.record_death(kernel.id)
+        if self.autorestart and self._restarts.allows_restart(deaths):
+            self.log.warning(
+                "Kernel %s died unexpectedly; restarting (%d of %d allowed within %.0f s)",
+                kernel.id, deaths, self.restart_limit - 1, self.restart_window,
+            )  # fmt: skip
+            with contextlib.suppress(Exception):  # logged, and the kernel removed, by restart
+                await self.restart_kernel(kernel.id, now=True, after_death=True)
+            return
+        self.log.error(
+            "Kernel %s is dead; removing it. %s", kernel.id, kernel.launched.failure_details()
+        )
+        await self._remove_failed(kernel, RuntimeError("kernel died"))
+
+    # --- kernels of an earlier server, and the end of this one -----------------------
 
     async def reattach_kernels(self) -> int:
         """Take back the kernels a previous server on this database left running."""
@@ -391,7 +351,7 @@ class MappingKernelManager(KernelWatching, LoggingConfigurable):
             self._proven.add(kernel.name)
         if kernels:
             self._touch()
-            self._ensure_watcher()
+            self._watch()
         return len(kernels)
 
     async def shutdown_all(self) -> None:
@@ -400,9 +360,8 @@ class MappingKernelManager(KernelWatching, LoggingConfigurable):
         With ``keep_kernels`` (and kernels recorded on file) the handed-out kernels
         are left running for the next server; only the pool is stopped.
         """
-        for task in (self._watcher, self._culler):
-            if task is not None:
-                task.cancel()
+        self._death_watch.stop()
+        self._culler.stop()
         pooled = self._pool.stop() if self._pool is not None else []
         if self.keep_kernels and self._persistence is not None:
             self._leave_running(pooled)
@@ -421,16 +380,18 @@ class MappingKernelManager(KernelWatching, LoggingConfigurable):
         self._kernels.clear()
 
     async def _shutdown_listed(self) -> None:
-        ids = list(self._kernels)
-        if not ids:
+        kernels = list(self._kernels.values())
+        if not kernels:
             return
-        self.log.info("Shutting down %d kernel(s)", len(ids))
-        tasks = [asyncio.ensure_future(self.shutdown_kernel(kid)) for kid in ids]
+        self.log.info("Shutting down %d kernel(s)", len(kernels))
+        tasks = [asyncio.ensure_future(self.shutdown_kernel(k.id)) for k in kernels]
         _, pending = await asyncio.wait(tasks, timeout=self.shutdown_timeout)
+        # Whatever did not stop politely in time is killed. Listed before anything is
+        # awaited: a cancelled shutdown marks its kernel GONE without having stopped it.
+        stragglers = [k for k in kernels if k.state is not KernelState.GONE]
         for task in pending:
             task.cancel()
-        for kernel_id in list(self._kernels):
-            kernel = self._kernels[kernel_id]
-            self._forget(kernel_id)
+        for kernel in stragglers:
+            self._forget(kernel.id)
             kernel.close_streams()
             await kernel.launched.shutdown(now=True)

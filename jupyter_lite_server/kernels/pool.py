@@ -21,7 +21,6 @@ launched, so a request never gets a kernel in the wrong place.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -30,12 +29,12 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ..timeutil import utcnow
-from . import wire
-from .finder import NoSuchKernel
+from .lifecycle.finder import NoSuchKernel
+from .lifecycle.state import KernelState
 
 if TYPE_CHECKING:
-    from .finder import KernelFinder
-    from .kernel import ManagedKernel
+    from .lifecycle.finder import KernelFinder
+    from .lifecycle.kernel import ManagedKernel
 
 log = logging.getLogger("jls.kernels")
 
@@ -73,38 +72,25 @@ def adaptation_code(cwd: str, env: dict[str, str]) -> str:
 
 async def adapt(kernel: ManagedKernel, cwd: str, env: dict[str, str], timeout: float) -> None:
     """Run the adaptation silently; raise if the kernel does not confirm it."""
-    replies: asyncio.Queue[wire.KernelMessage] = asyncio.Queue()
+    content = {
+        "code": adaptation_code(cwd, env),
+        "silent": True,
+        "store_history": False,
+        "user_expressions": {},
+        "allow_stdin": False,
+        "stop_on_error": True,
+    }
+    from .protocol.connection import request  # zmq loads with the first kernel
 
-    def on_reply(frames: list[bytes]) -> None:
-        with contextlib.suppress(wire.WireError):
-            replies.put_nowait(wire.parse_zmq(frames, kernel.signer))
-
-    shell = kernel.connect("shell", on_reply, identity=uuid.uuid4().hex.encode())
-    try:
-        header = wire.new_header("execute_request", kernel.session_id)
-        msg_id = header["msg_id"]
-        content = {
-            "code": adaptation_code(cwd, env),
-            "silent": True,
-            "store_history": False,
-            "user_expressions": {},
-            "allow_stdin": False,
-            "stop_on_error": True,
-        }
-        shell.send(wire.to_zmq(wire.build_parts(header, {}, {}, content), kernel.signer))
-        async with asyncio.timeout(timeout):
-            while True:
-                reply = await replies.get()
-                if reply.parent_header().get("msg_id") == msg_id:
-                    break
-        status = reply.content().get("status")
-        if status != "ok":
-            raise RuntimeError(f"adapting a pooled kernel failed: {reply.content()}")
-    finally:
-        shell.close()
+    identity = uuid.uuid4().hex.encode()
+    reply = await request(
+        kernel.connection, "shell", "execute_request", content, timeout, identity=identity
+    )
+    if reply.content().get("status") != "ok":
+        raise RuntimeError(f"adapting a pooled kernel failed: {reply.content()}")
 
 
-class PoolKeeper:
+class WarmPool:
     """Keeps the pool full: fills it in the background, hands kernels out, replaces the dead.
 
     It launches through the manager's ``launch`` (the same path as any kernel),
@@ -181,7 +167,7 @@ class PoolKeeper:
                 await asyncio.sleep(delay)
             kernel = await self._launch(name, self._root_dir, {})
             try:
-                await kernel.ready_future
+                await kernel.lifecycle.wait_ready()
             except Exception:
                 await self._discard(kernel)
                 raise
@@ -207,13 +193,21 @@ class PoolKeeper:
                 self.refill(kernel.name)
 
     async def _discard(self, kernel: ManagedKernel) -> None:
-        kernel.closing = True
-        kernel.close_streams()
         try:
-            await kernel.launched.shutdown(now=True)
+            if kernel.lifecycle.try_to(KernelState.CLOSING):
+                kernel.close_streams()
+                try:
+                    await kernel.launched.shutdown(now=True)
+                finally:
+                    kernel.lifecycle.to(KernelState.GONE)
+            else:
+                await kernel.lifecycle.wait_gone()  # a failed start is being removed already
         finally:
             if self._forget is not None:
                 self._forget(kernel.id)
+
+    def has_kernels(self) -> bool:
+        return bool(self.pool.all_kernels())
 
     def stop(self) -> list[ManagedKernel]:
         """Stop refilling; the pooled kernels, for the caller to shut down."""

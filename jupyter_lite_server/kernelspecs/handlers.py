@@ -7,7 +7,7 @@ import os
 
 from tornado.escape import url_escape
 
-from ..kernels.finder import FoundKernel, NoSuchKernel
+from ..kernels.lifecycle.finder import FoundKernel, NoSuchKernel
 from ..kernels.providers.base import KernelStartError
 from ..web.base import ApiError, APIHandler, BaseHandler
 

@@ -23,7 +23,7 @@ import logging
 from typing import Any
 
 from ..contents.manager import ContentsError, ContentsManager
-from ..kernels.finder import NoSuchKernel
+from ..kernels.lifecycle.finder import NoSuchKernel
 from ..kernels.manager import MappingKernelManager, UnknownKernel
 
 log = logging.getLogger("jls.sessions")

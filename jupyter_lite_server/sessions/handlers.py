@@ -6,7 +6,7 @@ from typing import Any
 
 from tornado.escape import url_escape
 
-from ..kernels.finder import NoSuchKernel
+from ..kernels.lifecycle.finder import NoSuchKernel
 from ..kernels.manager import KernelStartError, UnknownKernel
 from ..web.base import ApiError, APIHandler
 from .manager import SessionError, SessionManager, UnknownSession

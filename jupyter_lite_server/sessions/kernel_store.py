@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from ..kernels.store import KernelRecord
+from ..kernels.persistence.store import KernelRecord
 from .database import Database
 
 log = logging.getLogger("jls.sessions")

@@ -18,21 +18,12 @@ from __future__ import annotations
 import asyncio
 import os
 from abc import ABC, ABCMeta, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from traitlets import MetaHasTraits
 from traitlets.config import Config, LoggingConfigurable
-
-
-def channel_url(connection_info: dict[str, Any], channel: str) -> str:
-    """The ZMQ endpoint of ``channel`` (shell, iopub, stdin, control, hb) in connection info."""
-    port = connection_info[f"{channel}_port"]
-    transport = connection_info.get("transport", "tcp")
-    if transport in ("ipc", "inproc"):  # inproc: a bridge inside this server (gateway kernels)
-        return f"{transport}://{connection_info['ip']}-{port}"
-    return f"tcp://{connection_info['ip']}:{port}"
 
 
 class KernelStartError(RuntimeError):
@@ -122,9 +113,6 @@ class LaunchedKernel(ABC):
     def failure_details(self) -> str:
         """What the kernel said before it failed (an stderr tail), if known."""
         return ""
-
-    def set_output_listener(self, listener: Callable[[str], None] | None) -> None:  # noqa: B027
-        """Optional: called with lines the kernel writes outside the protocol."""
 
 
 class KernelProvider(ABC):

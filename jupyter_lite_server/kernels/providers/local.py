@@ -15,7 +15,6 @@ import collections
 import logging
 import os
 import subprocess
-from collections.abc import Callable
 from typing import Any
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
@@ -23,8 +22,8 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.paths import jupyter_runtime_dir
 
-from ..ports import pick_ports
-from ..procs import live_argv
+from ..protocol.ports import pick_ports
+from ..protocol.procs import live_argv
 from .base import KernelStartError, LaunchedKernel, LaunchRequest
 
 log = logging.getLogger("jls.kernels")
@@ -65,7 +64,6 @@ class _StderrReader(asyncio.Protocol):
         self._label = label
         self._tail = tail
         self._partial = b""
-        self.listener: Callable[[str], None] | None = None
 
     def data_received(self, data: bytes) -> None:
         lines = (self._partial + data).split(b"\n")
@@ -83,8 +81,6 @@ class _StderrReader(asyncio.Protocol):
         line = raw.decode("utf-8", "replace").rstrip("\r")
         self._tail.append(line)
         log.info("[kernel %s] %s", self._label, line)
-        if self.listener is not None:
-            self.listener(line)
 
 
 class LocalKernel(LaunchedKernel):
@@ -115,9 +111,7 @@ class LocalKernel(LaunchedKernel):
         pipe = getattr(process, "stderr", None)
         if pipe is None:
             return
-        listener = self._reader.listener if self._reader else None
         self._reader = _StderrReader(self._label, self._tail)
-        self._reader.listener = listener
         loop = asyncio.get_running_loop()
         self._transport, _ = await loop.connect_read_pipe(lambda: self._reader, pipe)
 
@@ -155,16 +149,8 @@ class LocalKernel(LaunchedKernel):
             "env": self._env,
         }
 
-    @property
-    def pid(self) -> int | None:
-        return self.describe()["pid"]
-
     def failure_details(self) -> str:
         return "\n".join(self._tail)
-
-    def set_output_listener(self, listener: Callable[[str], None] | None) -> None:
-        if self._reader is not None:
-            self._reader.listener = listener
 
 
 async def launch_local(

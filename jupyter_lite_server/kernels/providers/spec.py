@@ -17,18 +17,6 @@ from .base import KernelProvider, KernelStartError, KernelType, LaunchedKernel, 
 from .local import adopt_local, launch_local
 
 
-def spec_to_dict(spec) -> dict:
-    """The kernelspec fields as jupyter_server lists them."""
-    return {
-        "argv": list(spec.argv),
-        "display_name": spec.display_name,
-        "language": spec.language,
-        "interrupt_mode": spec.interrupt_mode,
-        "env": dict(spec.env),
-        "metadata": dict(spec.metadata),
-    }
-
-
 def resources_of(resource_dir: str) -> dict[str, str]:
     """Resource files of a kernelspec directory, keyed as jupyter_server keys them."""
     found: dict[str, str] = {}

@@ -21,8 +21,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
-from ... import wire
-from ..base import KernelStartError, LaunchedKernel, channel_url
+from ..base import KernelStartError, LaunchedKernel
 
 log = logging.getLogger("jls.kernels.docker")
 
@@ -220,28 +219,10 @@ class ContainerKernel(LaunchedKernel):
         self, msg_type: str, content: dict | None = None, timeout: float = 2.0
     ) -> dict | None:
         """Send a request on the control channel; its reply content, or None on timeout."""
-        import zmq
+        from ...protocol.connection import KernelConnection, reply_content
 
-        from ...zmqio import open_channel
-
-        signer = wire.Signer(self.connection_info["key"], self.connection_info["signature_scheme"])
-        header = wire.new_header(msg_type, session=self.kernel_id)
-        answered: asyncio.Future = asyncio.get_running_loop().create_future()
-
-        def on_reply(frames: list) -> None:
-            with contextlib.suppress(wire.WireError):
-                msg = wire.parse_zmq(frames, signer)
-                if msg.parent_header().get("msg_id") == header["msg_id"] and not answered.done():
-                    answered.set_result(msg.content())
-
-        channel = open_channel(channel_url(self.connection_info, "control"), zmq.DEALER, on_reply)
-        try:
-            channel.send(wire.to_zmq(wire.build_parts(header, {}, {}, content or {}), signer))
-            return await asyncio.wait_for(answered, timeout)
-        except TimeoutError:
-            return None
-        finally:
-            channel.close()
+        connection = KernelConnection(self.connection_info, session_id=self.kernel_id)
+        return await reply_content(connection, "control", msg_type, content, timeout)
 
     # --- facts ------------------------------------------------------------------------
 

@@ -28,8 +28,8 @@ from typing import Any
 from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import Bool, Dict, Float, Unicode
 
-from ...ports import pick_ports
-from ...procs import live_argv
+from ...protocol.ports import pick_ports
+from ...protocol.procs import live_argv
 from ..base import ConfigurableProvider, KernelType, LaunchedKernel, LaunchRequest
 from .container import LABEL, ContainerError, ContainerKernel, ContainerSpec, write_connection_file
 

@@ -31,10 +31,9 @@ from urllib.parse import quote
 import zmq
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError
 
-from ... import wire
-from ...ports import pick_ports
-from ...zmqio import ZMQChannel
-from ..base import channel_url
+from ...protocol import wire
+from ...protocol.ports import channel_url, pick_ports
+from ...protocol.zmqio import ZMQChannel
 from .client import GatewayClient, GatewayError, acknowledge_now
 
 log = logging.getLogger("jls.kernels.gateway")

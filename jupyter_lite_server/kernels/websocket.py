@@ -2,7 +2,7 @@
 
 Bridges one websocket to a kernel's ZMQ channels, in the default JSON
 protocol or in ``v1.kernel.websocket.jupyter.org`` when the client offers it.
-iopub comes from the kernel's shared subscriber (see kernel.py); shell,
+iopub comes from the kernel's shared subscriber (see lifecycle/kernel.py); shell,
 control and stdin go through sockets of this connection. Frames that cannot
 be understood are logged and dropped; the kernel is never affected.
 """
@@ -20,9 +20,9 @@ from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketHandler
 
 from ..web.base import APIHandler, CorsMixin
-from . import wire
+from .lifecycle.parking import ParkedSession, dropped_notice
 from .manager import MappingKernelManager, UnknownKernel
-from .parking import dropped_notice
+from .protocol import wire
 
 log = logging.getLogger("jls.kernels")
 
@@ -112,7 +112,7 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
 
     def on_message(self, message: str | bytes) -> None:
         kernel = getattr(self, "kernel", None)
-        if kernel is None or kernel.closing:
+        if kernel is None or kernel.lifecycle.is_ending:
             return
         try:
             msg = self._parse(message)
@@ -166,7 +166,7 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
         else:
             self.write_frame(*wire.to_ws_json(msg, channel))
 
-    def _replay(self, parked) -> None:
+    def _replay(self, parked: ParkedSession) -> None:
         """What the kernel sent while this session was away, in order."""
         log.info("Kernel %s: session %s is back; replaying %d message(s)%s",
                  self.kernel.id, self.session_id, len(parked.messages),
@@ -241,7 +241,7 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
             and streams
             and self.session_id
             and kernel is not None
-            and not kernel.closing
+            and not kernel.lifecycle.is_ending
             and kernel.id in manager
             and manager.replay_buffer_bytes > 0
         ):

@@ -18,10 +18,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import wire
+from ..protocol import wire
 
 if TYPE_CHECKING:
-    from .zmqio import ZMQChannel
+    from ..protocol.zmqio import ZMQChannel
 
 log = logging.getLogger("jls.kernels")
 

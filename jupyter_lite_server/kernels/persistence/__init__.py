@@ -7,7 +7,7 @@ record's provider to reattach the kernel, then proves it is the same kernel
 with a kernel_info request signed with the stored key, on the control channel
 so that a kernel busy with a long computation still answers.
 
-Each recorded kernel also gets an iopub keeper process (``keeper.py``) that
+Each recorded kernel also gets an iopub keeper process (``iopub_keeper.py``) that
 holds what the kernel publishes while no server listens; a reattached kernel's
 keeper then replays that output to the clients whose requests produced it.
 """
@@ -18,13 +18,13 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from .keeper import KeeperHandle, keeper_runs, start_keeper
-from .providers.base import KernelStartError
+from ..providers.base import KernelStartError
+from .iopub_keeper import KeeperHandle, keeper_runs, start_keeper
 from .store import KernelRecord, KernelStore
 
 if TYPE_CHECKING:
-    from .finder import KernelFinder
-    from .kernel import ManagedKernel
+    from ..lifecycle.finder import KernelFinder
+    from ..lifecycle.kernel import ManagedKernel
 
 log = logging.getLogger("jls.kernels")
 
@@ -103,7 +103,7 @@ class KernelPersistence:
     async def _reattach(
         self, finder: KernelFinder, record: KernelRecord, timeout: float
     ) -> ManagedKernel | None:
-        from .kernel import ManagedKernel
+        from ..lifecycle.kernel import ManagedKernel
 
         label = f"{record.kernel_id} ({record.name}, {record.info.get('pid', '?')})"
         connection = dict(record.connection_info)

@@ -24,7 +24,7 @@ from typing import Any
 from traitlets import Bool, List, Unicode
 from traitlets.config import Configurable
 
-from .providers.base import (
+from ..providers.base import (
     KernelProvider,
     KernelStartError,
     KernelType,

@@ -18,30 +18,31 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import zmq
-
-from ..timeutil import isoformat, utcnow
-from . import wire
-from .keeper import REPLAY_FRAME
+from ...timeutil import isoformat, utcnow
+from ..protocol import wire
+from ..protocol.connection import KernelConnection, RequestChannel
+from ..protocol.zmqio import ZMQChannel
+from ..providers.base import KernelStartError, LaunchedKernel
 from .parking import ParkedSession
-from .providers.base import KernelStartError, LaunchedKernel, channel_url
-from .zmqio import ZMQChannel, open_channel
+from .state import KernelState, Lifecycle
 
 log = logging.getLogger("jls.kernels")
 
-SOCKET_TYPES = {"shell": zmq.DEALER, "control": zmq.DEALER, "stdin": zmq.DEALER}
-
 
 class ChannelClient(Protocol):
-    """What a websocket connection offers the kernel for fan-out."""
+    """What a websocket connection offers the kernel: fan-out, and being told to go."""
 
     protocol: str  # "json" or "v1"
+    session_id: str  # the client's session ("" if it named none)
 
-    def write_frame(self, chunks: list[bytes], binary: bool) -> None: ...
+    def write_frame(self, chunks: list[Any], binary: bool) -> None: ...
+
+    def release(self, park: bool = True) -> None: ...
+
+    def close_for_kernel_shutdown(self) -> None: ...
 
 
 class ManagedKernel:
@@ -51,26 +52,33 @@ class ManagedKernel:
         self.id = kernel_id
         self.name = name
         self.launched = launched
-        info = launched.connection_info
-        self.signer = wire.Signer(info.get("key", b""), info.get("signature_scheme", "hmac-sha256"))
+        self.connection = KernelConnection(launched.connection_info)
+        self.signer = self.connection.signer
+        self.session_id = self.connection.session_id  # the server's own, for its requests
+        self._own_session = f'"{self.session_id}"'.encode()
+        self.lifecycle = Lifecycle()
         self.execution_state = "starting"
         self.last_activity = utcnow()
         self.clients: set[ChannelClient] = set()
-        self.kernel_info: dict[str, Any] | None = None
-        self.session_id = uuid.uuid4().hex  # the server's own session, for its requests
-        self._own_session = f'"{self.session_id}"'.encode()
-        self.closing = False
-        self.shut_down_by_request = False  # closing because a client asked (not a death)
-        self.start_request_waiting = False  # a start request is waiting for readiness
-        self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._iopub: ZMQChannel | None = None
         self._iopub_seen = asyncio.Event()
-        self._ready_task: asyncio.Task | None = None
+        self._check: asyncio.Task[None] | None = None
         self.parked: dict[str, ParkedSession] = {}
         #: (provider id, the provider's kernel type name): what a stored record needs.
         self.origin: tuple[str, str] = ("", name)
         #: (bytes, seconds) kept for each client session that is away.
         self.replay_limits: tuple[int, float] = (10 * 1024 * 1024, 3600.0)
+
+    def __repr__(self) -> str:
+        return f"<ManagedKernel {self.id} {self.name} {self.lifecycle.state.value}>"
+
+    @property
+    def state(self) -> KernelState:
+        return self.lifecycle.state
+
+    @property
+    def is_ready(self) -> bool:
+        return self.lifecycle.is_ready
 
     def touch(self) -> None:
         """A client spoke to the kernel: it is not idle (for culling)."""
@@ -93,28 +101,24 @@ class ManagedKernel:
 
     # --- sockets ----------------------------------------------------------------
 
-    def _url(self, channel: str) -> str:
-        return channel_url(self.launched.connection_info, channel)
-
     def connect(
         self,
         channel: str,
-        on_message: Callable[[list[bytes]], None] | None = None,
+        on_message: Callable[[list[Any]], None] | None = None,
         identity: bytes | None = None,
     ) -> ZMQChannel:
         """A new DEALER socket to ``channel`` (shell, control or stdin)."""
-        return open_channel(self._url(channel), SOCKET_TYPES[channel], on_message, identity)
+        return self.connection.connect(channel, on_message, identity)
 
     def start_watching(self, url: str | None = None) -> None:
         """Subscribe to iopub now, before any client can attach.
 
         ``url`` is the kernel's iopub keeper when kernels outlive the server.
         """
-        url = url or self._url("iopub")
-        self._iopub = open_channel(url, zmq.SUB, self._on_iopub, subscribe=True)
+        self._iopub = self.connection.subscribe(self._on_iopub, url)
 
-    def _on_iopub(self, frames: list[bytes]) -> None:
-        replayed = bool(frames) and frames[0] == REPLAY_FRAME
+    def _on_iopub(self, frames: list[Any]) -> None:
+        replayed = bool(frames) and frames[0] == wire.REPLAY_FRAME
         try:
             msg = wire.parse_zmq(frames[1:] if replayed else frames, self.signer)
         except wire.WireError as exc:
@@ -161,126 +165,86 @@ class ManagedKernel:
 
     # --- readiness --------------------------------------------------------------
 
-    def mark_unready(self) -> None:
-        """From now until the next ready check succeeds, clients' messages are held."""
-        if self._ready.done():
-            self._ready = asyncio.get_running_loop().create_future()
-
-    def stop_ready_check(self) -> None:
-        """A restart is coming: the running check would only see the old process die.
-
-        The readiness future stays pending, so clients waiting for it wait for the
-        restarted kernel instead of failing.
-        """
-        self.mark_unready()
-        if self._ready_task is not None:
-            self._ready_task.cancel()
-            self._ready_task = None
-
     def begin_ready_check(self, timeout: float, channel: str = "shell") -> asyncio.Future[None]:
         """Start (or restart) waiting for the kernel to answer kernel_info.
 
+        Success moves the kernel to READY; failure fails the lifecycle's ready
+        future and leaves the state to whoever decides what a failure means.
         ``control`` is for a kernel found running (re-attach): it answers there
         even while a long execution keeps its shell busy.
         """
-        self.mark_unready()
+        self.stop_ready_check()
         self._iopub_seen.clear()
-        if self._ready_task is not None:
-            self._ready_task.cancel()
-        self._ready_task = asyncio.ensure_future(self._nudge(timeout, channel))
-        return self._ready
+        self._check = asyncio.ensure_future(self._check_ready(timeout, channel))
+        return self.lifecycle.ready
+
+    def stop_ready_check(self) -> None:
+        """A restart is coming: the running check would only see the old process die."""
+        if self._check is not None:
+            self._check.cancel()
+            self._check = None
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        await self.lifecycle.wait_ready(timeout)
 
     async def answers_on_shell(self, timeout: float) -> bool:
         """Whether kernel_info on shell is answered within ``timeout`` (False: busy)."""
-        replied = asyncio.get_running_loop().create_future()
+        with RequestChannel(self.connection, "shell", self.session_id.encode()) as requests:
+            try:
+                await requests.request("kernel_info_request", timeout=timeout)
+            except TimeoutError:
+                return False
+        return True
 
-        def on_reply(frames: list[bytes]) -> None:
-            if not replied.done():
-                replied.set_result(None)
-
-        shell = self.connect("shell", on_reply, identity=self.session_id.encode())
-        try:
-            header = wire.new_header("kernel_info_request", self.session_id)
-            shell.send(wire.to_zmq(wire.build_parts(header, {}, {}, {}), self.signer))
-            await asyncio.wait_for(replied, timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            shell.close()
-
-    async def wait_ready(self, timeout: float | None = None) -> None:
-        await asyncio.wait_for(asyncio.shield(self._ready), timeout)
-
-    @property
-    def ready_future(self) -> asyncio.Future[None]:
-        """Resolves when the current readiness check succeeds (or fails)."""
-        return self._ready
-
-    @property
-    def is_ready(self) -> bool:
-        return self._ready.done() and self._ready.exception() is None
-
-    async def _nudge(self, timeout: float, channel: str = "shell") -> None:
+    async def _check_ready(self, timeout: float, channel: str) -> None:
         """Send kernel_info_request until a reply and an iopub message arrive.
 
         A reply alone is not enough: iopub must be flowing, or output of the
-        first request could be lost to the subscription race.
+        first request could be lost to the subscription race. Requests are
+        repeated with a growing interval; a reply to any of them counts.
         """
-        ready = self._ready
-        replies: asyncio.Queue[dict] = asyncio.Queue()
-
-        def on_reply(frames: list[bytes]) -> None:
-            try:
-                msg = wire.parse_zmq(frames, self.signer)
-            except wire.WireError:
-                return
-            if msg.msg_type == "kernel_info_reply":
-                replies.put_nowait(msg.content())
-
-        shell = self.connect(channel, on_reply, identity=self.session_id.encode())
         deadline = time.monotonic() + timeout
         interval = 0.05
-        try:
-            while time.monotonic() < deadline:
-                if not await self.launched.is_alive():
-                    raise KernelStartError(self._died_message())
-                header = wire.new_header("kernel_info_request", self.session_id)
-                parts = wire.build_parts(header, {}, {}, {})
-                shell.send(wire.to_zmq(parts, self.signer))
-                try:
-                    info = await asyncio.wait_for(replies.get(), interval)
-                    await asyncio.wait_for(self._iopub_seen.wait(), interval)
-                except TimeoutError:
-                    interval = min(interval * 2, 1.0)
-                    continue
-                self.kernel_info = info
-                if channel == "shell":
-                    # Only our kernel_info requests have run (clients' messages are held
-                    # until now): the kernel is idle, whether or not the status messages
-                    # of those requests reached our subscription.
-                    self.execution_state = "idle"
-                if not ready.done():
-                    ready.set_result(None)
-                return
-            raise KernelStartError(
-                f"Kernel {self.name!r} did not answer kernel_info within {timeout:.0f} s"
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if not ready.done():
-                ready.set_exception(exc)
-                ready.exception()  # mark retrieved; waiters still see it
-        finally:
-            shell.close()
+        replies: list[asyncio.Future[wire.KernelMessage]] = []
+        with RequestChannel(self.connection, channel, self.session_id.encode()) as requests:
+            try:
+                while time.monotonic() < deadline:
+                    if not await self.launched.is_alive():
+                        raise KernelStartError(self._died_message())
+                    replies.append(requests.send("kernel_info_request"))
+                    done, _ = await asyncio.wait(
+                        replies, timeout=interval, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    try:
+                        if not done:
+                            raise TimeoutError
+                        await asyncio.wait_for(self._iopub_seen.wait(), interval)
+                    except TimeoutError:
+                        interval = min(interval * 2, 1.0)
+                        continue
+                    self._became_ready(channel)
+                    return
+                raise KernelStartError(
+                    f"Kernel {self.name!r} did not answer kernel_info within {timeout:.0f} s"
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.lifecycle.fail_start(exc)
+
+    def _became_ready(self, channel: str) -> None:
+        if channel == "shell":
+            # Only our kernel_info requests have run (clients' messages are held until
+            # now): the kernel is idle, whether or not the status messages of those
+            # requests reached our subscription.
+            self.execution_state = "idle"
+        if self.state in (KernelState.STARTING, KernelState.RESTARTING):
+            self.lifecycle.to(KernelState.READY)
 
     def _died_message(self) -> str:
         detail = self.launched.failure_details()
         message = f"Kernel {self.name!r} ({self.id}) died during start-up"
         return f"{message}. Its last output:\n{detail}" if detail else message
-
-    # --- teardown ---------------------------------------------------------------
 
     # --- disconnected clients -------------------------------------------------
 
@@ -324,8 +288,7 @@ class ManagedKernel:
     def close_streams(self) -> None:
         for session_id in list(self.parked):
             self.unpark(session_id, close=True)
-        if self._ready_task is not None:
-            self._ready_task.cancel()
+        self.stop_ready_check()
         if self._iopub is not None:
             self._iopub.close()
             self._iopub = None

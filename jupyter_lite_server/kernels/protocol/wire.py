@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 DELIMITER = b"<IDS|MSG>"
+#: The frame an iopub keeper puts before each message it kept while no server listened.
+REPLAY_FRAME = b"jls-replay"
 V1_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
 CHANNELS = frozenset({"shell", "control", "stdin", "iopub"})
 CLIENT_CHANNELS = frozenset({"shell", "control", "stdin"})
@@ -106,6 +108,14 @@ def parse_zmq(frames: list[bytes], signer: Signer) -> KernelMessage:
     return KernelMessage(parts=parts, header=header)
 
 
+@dataclass(slots=True)
+class OutgoingMessage:
+    """A message the server sends: its header (for matching the reply) and its ZMQ frames."""
+
+    header: dict[str, Any]
+    frames: list[bytes]
+
+
 def to_zmq(parts: list[bytes], signer: Signer) -> list[bytes]:
     """Frames to send to a kernel: delimiter, signature, parts."""
     return [DELIMITER, signer.sign(parts), *parts]
@@ -117,7 +127,7 @@ def _dumps(obj: Any) -> bytes:
 
 def new_header(msg_type: str, session: str, username: str = "jls") -> dict[str, Any]:
     """A fresh message header, for messages the server itself originates."""
-    from ..timeutil import isoformat, utcnow
+    from ...timeutil import isoformat, utcnow
 
     return {
         "msg_id": uuid.uuid4().hex,

@@ -1,4 +1,4 @@
-"""Ports for kernels, chosen outside the system's ephemeral port range.
+"""Ports for kernels, chosen outside the system's ephemeral port range, and their URLs.
 
 A kernel's ports are picked by the server and bound by the kernel a moment
 (under load, seconds) later. jupyter_client picks them by binding port 0,
@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import random
 import socket
+from typing import Any
 
 _recent: collections.deque[int] = collections.deque(maxlen=4096)
 
@@ -59,3 +60,12 @@ def pick_ports(ip: str, count: int) -> list[int]:
         ports.append(port)
         _recent.append(port)
     return ports
+
+
+def channel_url(connection_info: dict[str, Any], channel: str) -> str:
+    """The ZMQ endpoint of ``channel`` (shell, iopub, stdin, control, hb) in connection info."""
+    port = connection_info[f"{channel}_port"]
+    transport = connection_info.get("transport", "tcp")
+    if transport in ("ipc", "inproc"):  # inproc: a bridge inside this server (gateway kernels)
+        return f"{transport}://{connection_info['ip']}-{port}"
+    return f"tcp://{connection_info['ip']}:{port}"

@@ -10,7 +10,7 @@ server's subscription comes and goes; while there is none it buffers (bounded,
 oldest dropped first), and when a server subscribes again it first sends the
 buffered messages, each behind a ``jls-replay`` frame, then live ones.
 
-The keeper runs as ``python -m jupyter_lite_server.kernels.keeper CONFIG``. It
+The keeper runs as ``python -m jupyter_lite_server.kernels.persistence.iopub_keeper CONFIG``. It
 ends on SIGTERM (the server stops it with its kernel) or by itself when the
 kernel's heartbeat has been silent for ``grace`` seconds, so it never outlives
 its kernel for long.
@@ -30,11 +30,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .ports import pick_ports
-from .procs import live_argv
-from .providers.base import channel_url
+from ..protocol.ports import channel_url, pick_ports
+from ..protocol.procs import live_argv
+from ..protocol.wire import REPLAY_FRAME
 
-REPLAY_FRAME = b"jls-replay"
 HEARTBEAT_INTERVAL = 5.0
 
 
@@ -72,7 +71,7 @@ def start_keeper(
         "grace": grace,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_lite_server.kernels.keeper", json.dumps(config)],
+        [sys.executable, "-m", __name__, json.dumps(config)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -89,7 +88,9 @@ def keeper_runs(record: dict[str, Any], kernel_id: str) -> bool:
     if not argv:
         return False
     command = b"\0".join(argv)
-    return b"kernels.keeper" in command and kernel_id.encode() in command
+    # (kernels.keeper: the module's name before 0.2, for keepers of an older server)
+    named = b"kernels.persistence.iopub_keeper" in command or b"kernels.keeper" in command
+    return named and kernel_id.encode() in command
 
 
 # --- the keeper process ------------------------------------------------------------

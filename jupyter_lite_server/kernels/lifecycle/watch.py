@@ -1,0 +1,156 @@
+"""Watching kernels over time: deaths (with a restart budget) and idle culling.
+
+Both are loops on their own task that ask the kernels' states, never flags:
+only READY kernels are watched or culled (a starting or restarting kernel is
+watched by its own readiness check; a closing or dead one by its remover).
+They act through callables the manager hands them, so neither reaches into
+the manager's internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ...timeutil import utcnow
+from .state import KernelState
+
+if TYPE_CHECKING:
+    from .kernel import ManagedKernel
+
+log = logging.getLogger("jls.kernels")
+
+Kernels = Callable[[], Iterable["ManagedKernel"]]
+
+
+class RestartBudget:
+    """Deaths per kernel within a sliding window: how many restarts are still allowed."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._deaths: dict[str, deque[float]] = {}
+
+    def record_death(self, kernel_id: str, now: float | None = None) -> int:
+        """Count a death now; the number of deaths within the window, this one included."""
+        now = time.monotonic() if now is None else now
+        deaths = self._deaths.setdefault(kernel_id, deque())
+        deaths.append(now)
+        while deaths and now - deaths[0] > self.window:
+            deaths.popleft()
+        return len(deaths)
+
+    def allows_restart(self, deaths: int) -> bool:
+        return deaths < self.limit
+
+    def forget(self, kernel_id: str) -> None:
+        self._deaths.pop(kernel_id, None)
+
+
+class _Loop:
+    """A background loop that runs while there is something to do, restarted on demand."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    def ensure_running(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._run())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+class DeathWatch(_Loop):
+    """Every ``interval`` seconds, asks each READY kernel ``is_alive()``; reports deaths."""
+
+    def __init__(
+        self,
+        kernels: Kernels,
+        on_death: Callable[[ManagedKernel], Awaitable[None]],
+        interval: float,
+        keep_running: Callable[[], bool],
+        also_each_round: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__()
+        self._kernels = kernels
+        self._on_death = on_death
+        self._interval = interval
+        self._keep_running = keep_running
+        self._also = also_each_round  # the warm pool's own check of its kernels
+
+    async def _run(self) -> None:
+        while self._keep_running():
+            await asyncio.sleep(self._interval)
+            if self._also is not None:
+                await self._also()
+            watched = [k for k in self._kernels() if k.state is KernelState.READY]
+            alive = await asyncio.gather(
+                *(k.launched.is_alive() for k in watched), return_exceptions=True
+            )
+            for kernel, is_alive in zip(watched, alive, strict=True):
+                if is_alive is False and kernel.state is KernelState.READY:
+                    await self._on_death(kernel)
+
+
+@dataclass(frozen=True, slots=True)
+class CullRules:
+    """jupyter_server's culling options."""
+
+    idle_timeout: float
+    interval: float
+    connected: bool
+    busy: bool
+
+    def should_cull(self, kernel: ManagedKernel, idle_for: float) -> bool:
+        return (
+            idle_for > self.idle_timeout
+            and (self.busy or kernel.execution_state != "busy")
+            and (self.connected or not kernel.clients)
+        )
+
+
+class Culler(_Loop):
+    """Shuts down READY kernels that have been idle for longer than the rules allow."""
+
+    def __init__(
+        self, kernels: Kernels, shutdown: Callable[[str], Awaitable[None]], rules: CullRules
+    ) -> None:
+        super().__init__()
+        self._kernels = kernels
+        self._shutdown = shutdown
+        self.rules = rules
+
+    def ensure_running(self) -> None:
+        if self.rules.idle_timeout > 0:
+            super().ensure_running()
+
+    async def _run(self) -> None:
+        while True:
+            kernels = list(self._kernels())
+            if not kernels:
+                return
+            await asyncio.sleep(self.rules.interval)
+            now = utcnow()
+            for kernel in list(self._kernels()):
+                idle_for = (now - kernel.last_activity).total_seconds()
+                if kernel.state is not KernelState.READY or not self.rules.should_cull(
+                    kernel, idle_for
+                ):
+                    continue
+                log.warning(
+                    "Culling kernel %s (%s): idle for %.0f s, %d connection(s), state %s",
+                    kernel.id, kernel.name, idle_for, len(kernel.clients), kernel.execution_state,
+                )  # fmt: skip
+                with contextlib.suppress(KeyError):  # UnknownKernel: gone meanwhile
+                    await self._shutdown(kernel.id)
