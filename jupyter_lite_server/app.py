@@ -20,8 +20,9 @@ from traitlets import Bool, Float, Integer, Unicode, default, validate
 from traitlets.config import Application, catch_config_error
 
 from . import __version__
-from .auth.identity import TokenIdentityProvider
+from .auth.identity import IdentityProvider
 from .auth.policy import is_loopback, load_or_create_secret
+from .auth.token import TokenIdentityProvider
 from .contents.manager import ContentsManager, NotFound
 from .hub import bind_from_env, hub_wiring, started_by_hub
 from .hub.activity import ActivityReporter
@@ -32,6 +33,7 @@ from .sessions.manager import SessionError, SessionManager
 from .web.base import ApiError, NotFoundHandler
 from .web.limits import LimitedApplication
 from .web.logging import configure_logging, log_request
+from .web.wiring import Wiring
 
 ALIASES = {
     "ip": "ServerApp.ip",
@@ -185,12 +187,12 @@ class ServerApp(Application):
                 "it could run code. Give a --token, or listen on 127.0.0.1."
             )
         self.log = logging.getLogger("jls")
-        self.hub = None
+        self.hub: Wiring | None = None
         if started_by_hub():  # the spawner says where to listen and who may come in
             for name, value in bind_from_env().items():
                 setattr(self, name, value)
             self.hub = hub_wiring(self.base_url)
-        self.lab = lab_wiring() if self.serve_lab else None
+        self.lab: Wiring | None = lab_wiring() if self.serve_lab else None
         if self.gateway_url:  # the provider module loads with the first kernel, not here
             self.config.GatewayProvider.url = self.gateway_url
         self.kernel_manager = MappingKernelManager(
@@ -208,21 +210,20 @@ class ServerApp(Application):
                 "--keep-kernels needs --sessions-db FILE: with sessions in memory no later "
                 "server could find the kernels again"
             )
-        self.web_app = LimitedApplication(self.routes(), **self.web_settings())
 
     def routes(self) -> list[tuple[str, type]]:
-        from .auth.handlers import routes as auth_routes
         from .contents.handlers import routes as contents_routes
         from .kernels.handlers import routes as kernel_routes
         from .kernelspecs.handlers import routes as kernelspec_routes
         from .sessions.handlers import routes as session_routes
+        from .web.login import routes as login_routes
         from .web.misc import routes as misc_routes
 
         table = [
-            *(self.hub[1] if self.hub else []),
-            *(self.lab[0] if self.lab else []),
+            *(self.hub.routes if self.hub else []),
+            *(self.lab.routes if self.lab else []),
             *misc_routes(),
-            *auth_routes(),
+            *login_routes(),
             *kernelspec_routes(),
             *kernel_routes(),
             *session_routes(),
@@ -238,16 +239,14 @@ class ServerApp(Application):
             except NotFound:
                 raise ApiError(400, f"Path {api_path!r} is outside the root directory") from None
 
-        hub_provider, _, hub_settings = self.hub or (None, None, {})
         return {
-            **hub_settings,
-            **(self.lab[1] if self.lab else {}),
+            **(self.hub.settings if self.hub else {}),
+            **(self.lab.settings if self.lab else {}),
             "base_url": self.base_url,
             "kernel_manager": self.kernel_manager,
             "contents_manager": self.contents_manager,
             "session_manager": self.session_manager,
-            "identity_provider": hub_provider
-            or TokenIdentityProvider(self.token, self.cookie_secret, f"jls-login-{self.port}"),
+            "identity_provider": self.identity_provider(),
             "cookie_secret": self.cookie_secret,
             "xsrf_cookies": True,
             "cwd_for_path": confined_cwd,
@@ -262,6 +261,15 @@ class ServerApp(Application):
             "websocket_max_message_size": self.max_ws_message_size,
             "max_body_size": self.max_body_size,
         }
+
+    def identity_provider(self) -> IdentityProvider:
+        """JupyterHub's when a hub started us; otherwise the token and its login cookie
+        (named after the port, bound by now: browsers do not separate cookies by port)."""
+        if self.hub is not None and self.hub.identity_provider is not None:
+            return self.hub.identity_provider
+        return TokenIdentityProvider(
+            self.token, self.cookie_secret, f"jls-login-{self.port}", cookie_path=self.base_url
+        )
 
     # --- running ----------------------------------------------------------------
 
@@ -288,14 +296,12 @@ class ServerApp(Application):
         return f"{url}?token={self.token}" if self.token else url
 
     async def _serve(self) -> None:
+        sockets = self.bind()  # first: the port names the login cookie
         await self.session_manager.open()
         await self.kernel_manager.reattach_kernels()
         await self.session_manager.prune()
         await self.kernel_manager.start_pool()
-        sockets = self.bind()
-        # Cookies are not separated by port: name the login cookie after ours.
-        if self.hub is None:
-            self.web_app.settings["identity_provider"].cookie_name = f"jls-login-{self.port}"
+        self.web_app = LimitedApplication(self.routes(), **self.web_settings())
         server = httpserver.HTTPServer(
             self.web_app, xheaders=True, max_body_size=self.max_body_size
         )

@@ -1,26 +1,23 @@
-"""Who is calling: the token check, the login cookie, and the identity of /api/me.
+"""Who is calling: the one interface every way of authenticating implements.
 
-A request is authenticated by the server token in ``Authorization: token T``,
-``Authorization: Bearer T`` or ``?token=T`` (websockets too), or by the login
-cookie a browser receives after presenting the token once (``/login``, or a
-page opened with ``?token=T``). Tokens are compared in constant time; the
-cookie is signed with the server's cookie secret. Cookie-authenticated
-requests that change something must also carry the ``_xsrf`` token (see
-``web/base.py``). With no token configured (only allowed together with
-``--no-auth`` on a loopback address) every request is accepted.
+The server asks an :class:`IdentityProvider` who sent a request, through one
+authentication step shared by REST handlers and every websocket
+(``web/base.py``). Implementations: the server token and its login cookie
+(``auth/token.py``), JupyterHub's OAuth (``hub/identity.py``). A password
+login plugs in here too. Providers know tornado requests and handlers, never
+this server's handler classes (``auth`` imports nothing from ``web``).
 """
 
 from __future__ import annotations
 
-import getpass
-import hmac
 from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from tornado.httputil import HTTPServerRequest
-from tornado.web import create_signed_value, decode_signed_value
+from tornado.web import RequestHandler
 
-#: Days a login cookie stays valid.
-COOKIE_MAX_AGE_DAYS = 30
+#: How a request proves who it is: a token, a login cookie, or nothing needed (no auth).
+Credentials = Literal["token", "cookie", "open"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,76 +36,46 @@ class User:
         }
 
 
-class TokenIdentityProvider:
-    """Accepts requests that carry the server's token."""
+class Forbidden(Exception):
+    """Authenticated, but not allowed here (the message says why, for the client)."""
 
-    def __init__(
-        self,
-        token: str,
-        cookie_secret: bytes = b"",
-        cookie_name: str = "jls-login",
-        username: str | None = None,
-    ) -> None:
-        self.token = token
-        self.cookie_secret = cookie_secret
-        self.cookie_name = cookie_name
-        self.user = User(username or _local_username())
 
-    @property
-    def auth_enabled(self) -> bool:
-        return bool(self.token)
+class IdentityProvider(Protocol):
+    """Authentication, login and logout for one server."""
 
-    def token_from(self, request: HTTPServerRequest) -> str | None:
-        header = request.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() in ("token", "bearer") and value.strip():
-            return value.strip()
-        values = request.query_arguments.get("token")
-        if values:
-            return values[-1].decode("utf-8", "replace")
-        return None
+    #: False only when the server runs with no authentication at all (--no-auth).
+    auth_enabled: bool
 
-    def auth_method(self, request: HTTPServerRequest) -> str | None:
-        """How ``request`` proves who it is: "token", "cookie", "open" (no auth), or None.
+    def credentials(self, request: HTTPServerRequest) -> Credentials | None:
+        """What the request carries, judged from its headers alone (no I/O).
 
-        A token that is offered but wrong is refused even if a cookie is valid.
+        Used before a body is read (to bound what an unauthenticated client may
+        send) and for XSRF: cookie-authenticated changes must carry ``_xsrf``.
         """
-        if not self.auth_enabled:
-            return "open"
-        offered = self.token_from(request)
-        if offered is not None:
-            good = hmac.compare_digest(offered.encode("utf-8"), self.token.encode("utf-8"))
-            return "token" if good else None
-        if self.cookie_secret and self._cookie_user(request) == self.user.username:
-            return "cookie"
-        return None
+        ...
 
-    def authenticate(self, request: HTTPServerRequest) -> User | None:
-        return self.user if self.auth_method(request) is not None else None
+    async def authenticate(self, handler: RequestHandler) -> User | None:
+        """The user behind the request, or None. Raises Forbidden for a known user
+        who may not use this server."""
+        ...
 
-    def token_in_query(self, request: HTTPServerRequest) -> bool:
-        return "token" in request.query_arguments
+    def remember_login(self, handler: RequestHandler) -> None:
+        """A page was opened with credentials in its URL: keep the browser logged in."""
+        ...
 
-    def _cookie_user(self, request: HTTPServerRequest) -> str | None:
-        morsel = request.cookies.get(self.cookie_name)
-        if morsel is None:
-            return None
-        value = decode_signed_value(
-            self.cookie_secret, self.cookie_name, morsel.value, max_age_days=COOKIE_MAX_AGE_DAYS
-        )
-        return value.decode("utf-8", "replace") if value else None
+    def login(self, handler: RequestHandler, secret: str) -> bool:
+        """The login form's secret: True (and the browser logged in) if it is right."""
+        ...
 
-    def login_cookie_value(self) -> bytes:
-        return create_signed_value(self.cookie_secret, self.cookie_name, self.user.username)
+    def logout(self, handler: RequestHandler) -> None:
+        """Forget the browser's login."""
+        ...
 
-    def check_token(self, offered: str) -> bool:
-        return bool(self.token) and hmac.compare_digest(
-            offered.encode("utf-8"), self.token.encode("utf-8")
-        )
+    def redirect_to_login(self, handler: RequestHandler) -> bool:
+        """Send a browser that is not logged in to an outside login (True if it did);
+        False when this server's own /login page is the way in."""
+        ...
 
-
-def _local_username() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "anonymous"
+    def response_headers(self) -> dict[str, str]:
+        """Headers every response carries (e.g. the hub version a hub expects)."""
+        ...

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from urllib.parse import urlparse
 
+from ..web.wiring import Wiring
+
 
 def started_by_hub(environ: dict[str, str] | None = None) -> bool:
     """Whether a JupyterHub spawner started us (its API token and our URL prefix are set)."""
@@ -26,13 +28,16 @@ def bind_from_env(environ: dict[str, str] | None = None) -> dict[str, object]:
     return settings
 
 
-def hub_wiring(base_url: str) -> tuple[object, list[tuple], dict[str, object]]:
-    """(identity provider, extra routes, extra tornado settings) for running under a hub."""
+def hub_wiring(base_url: str) -> Wiring:
+    """Identity provider, OAuth callback route and tornado settings for running under a hub."""
     import jupyterhub
 
     from .handlers import routes
     from .identity import HubIdentityProvider
 
-    provider = HubIdentityProvider(base_url)
-    settings = {"hub_version": jupyterhub.__version__, "xsrf_cookie_kwargs": {"path": base_url}}
-    return provider, routes(provider, base_url), settings
+    provider = HubIdentityProvider(base_url, jupyterhub.__version__)
+    return Wiring(
+        routes=routes(provider.hub_auth, base_url),
+        settings={"xsrf_cookie_kwargs": {"path": base_url}},
+        identity_provider=provider,
+    )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlparse
 
 
-def routes(identity_provider, base_url: str) -> list[tuple[str, type, dict]]:
+def routes(hub_auth: Any, base_url: str) -> list[tuple[Any, ...]]:
     import os
 
     from jupyterhub.services.auth import HubOAuthCallbackHandler
@@ -19,4 +20,4 @@ def routes(identity_provider, base_url: str) -> list[tuple[str, type, dict]]:
 
     callback = urlparse(os.environ.get("JUPYTERHUB_OAUTH_CALLBACK_URL", "")).path
     path = callback[len(base_url) :] if callback.startswith(base_url) else "oauth_callback"
-    return [(path, OAuthCallbackHandler, {"hub_auth": identity_provider.hub_auth})]
+    return [(path, OAuthCallbackHandler, {"hub_auth": hub_auth})]

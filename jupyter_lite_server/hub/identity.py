@@ -13,45 +13,26 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tornado import web
 from tornado.httputil import HTTPServerRequest, url_concat
+from tornado.web import RequestHandler
 
-from ..auth.identity import User
-from ..web.base import ApiError
+from ..auth.identity import Credentials, Forbidden, User
+from ..compat.jupyterhub import hub_oauth_class
 
 log = logging.getLogger("jls.hub")
 
 
-def _hub_oauth_class():
-    try:
-        from jupyterhub.services.auth import HubOAuth
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError(
-            "Started by JupyterHub, but the jupyterhub package is not installed: "
-            "pip install 'jupyter_lite_server[hub]'"
-        ) from exc
-
-    class JlsHubOAuth(HubOAuth):
-        """HubOAuth that leaves our handler classes alone: XSRF is ours (web/base.py)."""
-
-        def _patch_xsrf(self, handler: Any) -> None:
-            return
-
-    return JlsHubOAuth
-
-
 class HubIdentityProvider:
-    is_hub = True
+    """Users as JupyterHub knows them; implements auth.identity.IdentityProvider."""
+
     auth_enabled = True
-    token = ""
-    cookie_secret = b""
-    cookie_name = ""
 
-    def __init__(self, base_url: str) -> None:
-        self.hub_auth = _hub_oauth_class()(base_url=base_url, cache_max_age=60)
+    def __init__(self, base_url: str, hub_version: str) -> None:
+        self.hub_auth: Any = hub_oauth_class()(base_url=base_url, cache_max_age=60)
+        self._headers = {"X-JupyterHub-Version": hub_version}
 
-    def auth_method(self, request: HTTPServerRequest) -> str | None:
-        """What the request carries (the hub checks it later, asynchronously)."""
+    def credentials(self, request: HTTPServerRequest) -> Credentials | None:
+        """What the request carries (the hub checks it in ``authenticate``)."""
         header = request.headers.get("Authorization", "")
         if header.lower().startswith(("token ", "bearer ")):
             return "token"
@@ -59,10 +40,7 @@ class HubIdentityProvider:
             return "cookie"
         return None
 
-    def authenticate(self, request: HTTPServerRequest) -> User | None:
-        return None  # only the async path below can ask the hub
-
-    async def user_for_handler(self, handler: web.RequestHandler) -> User | None:
+    async def authenticate(self, handler: RequestHandler) -> User | None:
         model = await self.hub_auth.get_user(handler, sync=False)
         if not model:
             return None
@@ -70,10 +48,19 @@ class HubIdentityProvider:
         if scopes and not self.hub_auth.check_scopes(scopes, model):
             log.warning("Hub %s %s may not use this server (needs one of %s)",
                         model.get("kind", "user"), model.get("name"), sorted(scopes))  # fmt: skip
-            raise ApiError(403, f"{model.get('name')} is not allowed on this server", "Forbidden")
+            raise Forbidden(f"{model.get('name')} is not allowed on this server")
         return User(model["name"])
 
-    def redirect_to_login(self, handler: web.RequestHandler) -> None:
+    def remember_login(self, handler: RequestHandler) -> None:
+        return  # the hub's OAuth cookie is the login
+
+    def login(self, handler: RequestHandler, secret: str) -> bool:
+        return False  # logging in happens at the hub
+
+    def logout(self, handler: RequestHandler) -> None:
+        handler.clear_cookie(self.hub_auth.cookie_name, path=handler.settings["base_url"])
+
+    def redirect_to_login(self, handler: RequestHandler) -> bool:
         """Send a browser to the hub's OAuth authorisation, coming back to this page."""
         params: dict[str, str] = {}
         verifier = None
@@ -84,6 +71,7 @@ class HubIdentityProvider:
             handler, next_url=handler.request.uri, code_verifier=verifier
         )
         handler.redirect(url_concat(self.hub_auth.login_url, params))
+        return True
 
-    def check_token(self, offered: str) -> bool:
-        return False
+    def response_headers(self) -> dict[str, str]:
+        return self._headers

@@ -15,11 +15,10 @@ import struct
 import uuid
 from functools import partial
 
-from tornado import web
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketHandler
 
-from ..web.base import APIHandler, CorsMixin
+from ..web.base import ApiError, AuthenticatedWebSocketMixin
 from .lifecycle.parking import ParkedSession, dropped_notice
 from .manager import MappingKernelManager, UnknownKernel
 from .protocol import wire
@@ -27,7 +26,7 @@ from .protocol import wire
 log = logging.getLogger("jls.kernels")
 
 
-class KernelChannelsHandler(CorsMixin, WebSocketHandler):
+class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
     protocol = "json"
     _held: list[wire.ClientMessage]
     _outgoing: list[bytes]
@@ -39,32 +38,11 @@ class KernelChannelsHandler(CorsMixin, WebSocketHandler):
 
     async def get(self, kernel_id: str) -> None:  # type: ignore[override]
         """Refuse the upgrade unless authenticated and the kernel exists."""
-        provider = self.settings["identity_provider"]
-        if getattr(provider, "is_hub", False):
-            user = await provider.user_for_handler(self)  # the hub's answer, scopes checked
-        else:
-            user = provider.authenticate(self.request)
-        if user is None:
-            log.warning(
-                "403 websocket %s from %s: missing or wrong token",
-                self.request.path,
-                self.request.remote_ip,
-            )
-            raise web.HTTPError(403)
+        await self.refuse_unless_authenticated()
         if kernel_id not in self.kernel_manager:
-            raise web.HTTPError(404, "Kernel does not exist: %s", kernel_id)
+            raise ApiError(404, f"Kernel does not exist: {kernel_id}", "Not Found")
         self.session_id = self.get_query_argument("session_id", "")
         await super().get(kernel_id)
-
-    def write_error(self, status_code: int, **kwargs) -> None:
-        """A refused upgrade answers in JSON, like every other error."""
-        APIHandler.write_error(self, status_code, **kwargs)  # type: ignore[arg-type]
-
-    def check_origin(self, origin: str) -> bool:
-        if self.allowed_origin(origin):
-            return True
-        log.warning("Refused kernel websocket from origin %s (host %s)", origin, self.request.host)
-        return False
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         return wire.V1_SUBPROTOCOL if wire.V1_SUBPROTOCOL in subprotocols else None

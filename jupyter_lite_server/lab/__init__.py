@@ -11,6 +11,8 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from ..web.wiring import Wiring
+
 
 @dataclass
 class LabFiles:
@@ -89,8 +91,8 @@ def _scan_extensions(lab: LabFiles) -> dict[str, dict]:
     return found
 
 
-def lab_wiring() -> tuple[list[tuple], dict[str, object]] | None:
-    """(routes, tornado settings) serving JupyterLab, or None when it is not installed."""
+def lab_wiring() -> Wiring | None:
+    """Routes and tornado settings serving JupyterLab, or None when it is not installed."""
     lab = find_lab()
     if lab is None:
         return None
@@ -108,4 +110,4 @@ def lab_wiring() -> tuple[list[tuple], dict[str, object]] | None:
         ),
         "lab_config": JsonFileStore(os.path.join(config_dir, "nbconfig"), ".json"),
     }
-    return routes(lab), settings
+    return Wiring(routes=routes(lab), settings=settings)

@@ -12,7 +12,14 @@ from tornado import web, websocket
 from tornado.escape import url_escape
 
 from ..contents.fileio import atomic_write
-from ..web.base import ApiError, APIHandler, BaseHandler, NotFoundHandler
+from ..web.base import (
+    ApiError,
+    APIHandler,
+    AuthenticatedWebSocketMixin,
+    BaseHandler,
+    JsonErrorsMixin,
+    NotFoundHandler,
+)
 from . import LabFiles, federated_extensions
 from .favicon import FaviconHandler
 from .settings import InvalidSettings, LabSettings
@@ -101,7 +108,7 @@ class LabPageHandler(BaseHandler):
 _HASHED_NAME = re.compile(r"(?:^|[./])[0-9a-f]{16,}\.\w+$")
 
 
-class AuthStaticHandler(BaseHandler, web.StaticFileHandler):
+class AuthStaticHandler(JsonErrorsMixin, BaseHandler, web.StaticFileHandler):
     """Static files behind the same wall as the API; hashed names are cached for good."""
 
     async def prepare(self) -> None:
@@ -112,9 +119,6 @@ class AuthStaticHandler(BaseHandler, web.StaticFileHandler):
             self.set_header("Cache-Control", "public, max-age=31536000, immutable")
         else:
             self.set_header("Cache-Control", "no-cache")
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        APIHandler.write_error(self, status_code, **kwargs)  # type: ignore[arg-type]
 
 
 class PublicStaticHandler(AuthStaticHandler):
@@ -274,18 +278,12 @@ class FixedJsonHandler(APIHandler):
         self.finish_json(self.value)
 
 
-class EventsHandler(BaseHandler, websocket.WebSocketHandler):
+class EventsHandler(AuthenticatedWebSocketMixin, websocket.WebSocketHandler):
     """/api/events/subscribe: the server emits no events yet; the socket stays open."""
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        await BaseHandler.prepare(self)
-        await websocket.WebSocketHandler.get(self, *args, **kwargs)
-
-    async def prepare(self) -> None:  # authentication happens in get() before the upgrade
-        return
-
-    def check_origin(self, origin: str) -> bool:
-        return self.allowed_origin(origin)
+        await self.refuse_unless_authenticated()
+        await super().get(*args, **kwargs)
 
 
 def routes(lab: LabFiles) -> list[tuple]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from tornado import web
 
-from ..auth.identity import User
+from ..auth.identity import Forbidden, IdentityProvider, User
 
 log = logging.getLogger("jls.web")
 
@@ -57,47 +57,69 @@ class CorsMixin:
             self.set_header("Access-Control-Allow-Credentials", "true")  # type: ignore[attr-defined]
 
 
-class BaseHandler(CorsMixin, web.RequestHandler):
+class JsonErrorsMixin:
+    """Errors as ``{"message", "reason"}`` JSON, logged as a person can act on them.
+
+    For every handler class, REST, static or websocket (a refused upgrade too).
+    """
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        reason = responses.get(status_code, "Unknown HTTP Error")
+        if isinstance(exc, ApiError):
+            message = exc.message
+            reason = exc.reason or reason
+        elif isinstance(exc, web.HTTPError):
+            message = exc.log_message % exc.args if exc.log_message else reason
+            reason = exc.reason or reason
+        else:
+            message = "Unhandled error"
+        self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
+        self.finish(json.dumps({"message": message, "reason": reason}))  # type: ignore[attr-defined]
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, ApiError):
+            request = self.request  # type: ignore[attr-defined]
+            level = logging.WARNING if value.status_code >= 400 else logging.INFO
+            log.log(
+                level, "%d %s %s from %s: %s", value.status_code, request.method,
+                request.path, request.remote_ip, value.message,
+            )  # fmt: skip
+        else:
+            super().log_exception(typ, value, tb)  # type: ignore[misc]
+
+
+class AuthenticatedMixin:
+    """The one authentication step, shared by REST handlers and every websocket."""
+
+    @property
+    def identity_provider(self) -> IdentityProvider:
+        return self.settings["identity_provider"]  # type: ignore[attr-defined, no-any-return]
+
+    async def authenticate(self) -> User | None:
+        """Who sent this request (None: nobody we accept); 403 for a refused user."""
+        provider = self.identity_provider
+        for name, value in provider.response_headers().items():
+            self.set_header(name, value)  # type: ignore[attr-defined]
+        try:
+            user = await provider.authenticate(self)  # type: ignore[arg-type]
+        except Forbidden as exc:
+            raise ApiError(403, str(exc), "Forbidden") from None
+        self.current_user = user
+        return user
+
+
+class BaseHandler(AuthenticatedMixin, CorsMixin, web.RequestHandler):
     """Authenticated handler; subclasses set ``auth_required = False`` to opt out."""
 
     auth_required = True
     #: Pages (not API endpoints) opened with ?token=T log the browser in with a cookie.
     sets_login_cookie = False
-
-    @property
-    def identity_provider(self):
-        return self.settings["identity_provider"]
+    #: Pages send a browser that is not logged in to an outside login (JupyterHub's).
+    login_redirect = False
 
     def get_current_user(self) -> User | None:
-        provider = self.identity_provider
-        if getattr(provider, "is_hub", False):
-            return None  # set by prepare() once the hub has answered
-        method = provider.auth_method(self.request)
-        if (
-            method == "token"
-            and self.sets_login_cookie
-            and self.request.method == "GET"
-            and provider.token_in_query(self.request)
-        ):
-            self.set_login_cookie()
-        return provider.user if method is not None else None
-
-    def set_login_cookie(self) -> None:
-        provider = self.identity_provider
-        if not provider.cookie_secret:
-            return
-        self.set_cookie(
-            provider.cookie_name,
-            provider.login_cookie_value(),
-            path=self.settings.get("base_url", "/"),
-            httponly=True,
-            samesite="Lax",
-            expires_days=30,
-        )
-        self.xsrf_token  # noqa: B018 - sets the _xsrf cookie pages send back with mutations
-
-    #: Pages send a browser that is not logged in to the hub's login (hub mode only).
-    login_redirect = False
+        return None  # set by prepare(), once the identity provider has answered
 
     async def prepare(self) -> None:
         self.set_cors_headers()
@@ -106,14 +128,12 @@ class BaseHandler(CorsMixin, web.RequestHandler):
             raise ApiError(403, f"Cross-origin request from {origin} is not allowed", "Forbidden")
         if self.request.method == "OPTIONS":
             return
-        provider = self.identity_provider
-        if getattr(provider, "is_hub", False):
-            self.set_header("X-JupyterHub-Version", self.settings.get("hub_version", ""))
-            self.current_user = await provider.user_for_handler(self)
-            if self.current_user is None and self.login_redirect:
-                provider.redirect_to_login(self)
-                raise web.Finish()
-        if self.auth_required and self.current_user is None:
+        user = await self.authenticate()
+        if user is not None and self.sets_login_cookie:
+            self.identity_provider.remember_login(self)
+        if user is None and self.login_redirect and self.identity_provider.redirect_to_login(self):
+            raise web.Finish()
+        if self.auth_required and user is None:
             raise ApiError(403, "Forbidden: a valid token is required", "Forbidden")
 
     def options(self, *args: Any, **kwargs: Any) -> None:
@@ -132,11 +152,32 @@ class BaseHandler(CorsMixin, web.RequestHandler):
         A browser sends the login cookie with any request, even one a foreign page
         makes it send; only pages of this server can read the ``_xsrf`` cookie.
         """
-        if self.identity_provider.auth_method(self.request) == "cookie":
+        if self.identity_provider.credentials(self.request) == "cookie":
             super().check_xsrf_cookie()
 
 
-class APIHandler(BaseHandler):
+class AuthenticatedWebSocketMixin(JsonErrorsMixin, AuthenticatedMixin, CorsMixin):
+    """For websocket handlers: authenticate before the upgrade, refuse it in JSON.
+
+    Origins are checked by tornado (``check_origin``) with the same rules as REST.
+    """
+
+    async def refuse_unless_authenticated(self) -> None:
+        if await self.authenticate() is None:
+            request = self.request  # type: ignore[attr-defined]
+            log.warning("403 websocket %s from %s: missing or wrong credentials",
+                        request.path, request.remote_ip)  # fmt: skip
+            raise ApiError(403, "Forbidden: a valid token is required", "Forbidden")
+
+    def check_origin(self, origin: str) -> bool:
+        if self.allowed_origin(origin):
+            return True
+        log.warning("Refused websocket from origin %s (host %s)", origin,
+                    self.request.host)  # type: ignore[attr-defined]  # fmt: skip
+        return False
+
+
+class APIHandler(JsonErrorsMixin, BaseHandler):
     """JSON in, JSON out."""
 
     def set_default_headers(self) -> None:
@@ -161,30 +202,6 @@ class APIHandler(BaseHandler):
     def finish_json(self, obj: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(obj, separators=(",", ":")))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        reason = responses.get(status_code, "Unknown HTTP Error")
-        if isinstance(exc, ApiError):
-            message = exc.message
-            reason = exc.reason or reason
-        elif isinstance(exc, web.HTTPError):
-            message = exc.log_message % exc.args if exc.log_message else reason
-            reason = exc.reason or reason
-        else:
-            message = "Unhandled error"
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": message, "reason": reason}))
-
-    def log_exception(self, typ, value, tb) -> None:  # type: ignore[override]
-        if isinstance(value, ApiError):
-            level = logging.WARNING if value.status_code >= 400 else logging.INFO
-            log.log(
-                level, "%d %s %s from %s: %s", value.status_code, self.request.method,
-                self.request.path, self.request.remote_ip, value.message,
-            )  # fmt: skip
-        else:
-            super().log_exception(typ, value, tb)
 
 
 class NotFoundHandler(APIHandler):

@@ -75,7 +75,7 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
             request = httputil.HTTPServerRequest(
                 method=start_line.method, uri=start_line.path, headers=headers
             )
-            if self._settings["identity_provider"].auth_method(request) is None:
+            if self._settings["identity_provider"].credentials(request) is None:
                 return (403, "Forbidden",
                         "Forbidden: a valid token is required to send a request body of "
                         f"more than {UNAUTHENTICATED_BODY_LIMIT} bytes")  # fmt: skip

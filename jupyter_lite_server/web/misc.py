@@ -33,7 +33,6 @@ class RootHandler(BaseHandler):
     login_redirect = True
 
     def get(self) -> None:
-        self.current_user  # noqa: B018 - a valid ?token= sets the login cookie
         self.xsrf_token  # noqa: B018 - sets the _xsrf cookie scripts send with changes
         if self.settings.get("lab") is not None:
             self.redirect(self.settings["base_url"] + "lab")

@@ -18,10 +18,10 @@ import subprocess
 from typing import Any
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.paths import jupyter_runtime_dir
 
+from ...compat.jupyter_client import FastShutdownKernelManager, set_relaunch_arguments
 from ..protocol.ports import pick_ports
 from ..protocol.procs import live_argv
 from .base import KernelStartError, LaunchedKernel, LaunchRequest
@@ -29,21 +29,6 @@ from .base import KernelStartError, LaunchedKernel, LaunchRequest
 log = logging.getLogger("jls.kernels")
 
 STDERR_TAIL_LINES = 40
-
-
-class _FastShutdownKernelManager(AsyncKernelManager):
-    """jupyter_client's manager, polling for process exit every 10 ms instead of 100 ms.
-
-    Same shutdown steps; a kernel that exits promptly after ``shutdown_request``
-    is noticed sooner. The plain AsyncKernelManager has no restarter of its
-    own: deaths are the MappingKernelManager's business, so that a dead kernel
-    is never restarted twice by two watchers.
-    """
-
-    async def _async_finish_shutdown(
-        self, waittime: float | None = None, pollinterval: float = 0.01, restart: bool = False
-    ) -> None:
-        await super()._async_finish_shutdown(waittime, pollinterval, restart)
 
 
 class _OneSpecManager(KernelSpecManager):
@@ -88,7 +73,7 @@ class LocalKernel(LaunchedKernel):
 
     def __init__(
         self,
-        manager: _FastShutdownKernelManager,
+        manager: FastShutdownKernelManager,
         label: str,
         cwd: str = "",
         env: dict[str, str] | None = None,
@@ -159,7 +144,7 @@ async def launch_local(
     """Start ``spec`` as a local process in ``request.cwd``."""
     runtime_dir = jupyter_runtime_dir()
     os.makedirs(runtime_dir, mode=0o700, exist_ok=True)
-    manager = _FastShutdownKernelManager(
+    manager = FastShutdownKernelManager(
         kernel_name=name,
         kernel_spec_manager=_OneSpecManager(spec, parent=spec_manager),
         connection_file=os.path.join(runtime_dir, f"kernel-{request.kernel_id}.json"),
@@ -278,7 +263,7 @@ async def adopt_local(
     pid, connection_file = info.get("pid"), info.get("connection_file") or ""
     if not isinstance(pid, int) or not _pid_runs(pid, connection_file):
         return None
-    manager = _FastShutdownKernelManager(
+    manager = FastShutdownKernelManager(
         kernel_name=name,
         kernel_spec_manager=_OneSpecManager(spec, parent=spec_manager),
         connection_file=connection_file,
@@ -295,10 +280,6 @@ async def adopt_local(
     env = dict(info.get("env") or {})
     # What jupyter_client's start_kernel would have set: a restart then relaunches
     # with the same arguments and a fresh readiness future.
-    manager._attempted_start = True
-    manager._launch_args = {
-        "cwd": info.get("cwd") or os.getcwd(),
-        "env": {**os.environ, **env},
-        **_popen_options(True),
-    }
+    relaunch = {"cwd": info.get("cwd") or os.getcwd(), "env": {**os.environ, **env}}
+    set_relaunch_arguments(manager, {**relaunch, **_popen_options(True)})
     return LocalKernel(manager, kernel_id[:8], info.get("cwd") or "", env)

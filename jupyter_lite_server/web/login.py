@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 from tornado import web
 
-from ..web.base import BaseHandler
+from .base import BaseHandler
 
 log = logging.getLogger("jls.auth")
 
@@ -70,11 +70,10 @@ class LoginHandler(BaseHandler):
 
     def post(self) -> None:
         offered = self.get_body_argument("password", "") or self.get_body_argument("token", "")
-        if not self.identity_provider.check_token(offered):
+        if not self.identity_provider.login(self, offered):
             log.warning("Failed login from %s", self.request.remote_ip)
             self._page("That token is not valid.", status=401)
             return
-        self.set_login_cookie()
         self.redirect(self._next_url())
 
 
@@ -82,8 +81,7 @@ class LogoutHandler(BaseHandler):
     auth_required = False
 
     def get(self) -> None:
-        provider = self.identity_provider
-        self.clear_cookie(provider.cookie_name, path=self.settings.get("base_url", "/"))
+        self.identity_provider.logout(self)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish("<!doctype html><p>Logged out. <a href='login'>Log in again</a></p>")
 

@@ -1,0 +1,35 @@
+"""jupyter_client's kernel manager, where jls depends on its private parts.
+
+* ``_async_finish_shutdown(waittime, pollinterval, restart)``: we poll for the
+  process's exit every 10 ms instead of 100 ms (same shutdown steps).
+* ``_attempted_start`` and ``_launch_args``: what ``start_kernel`` records and
+  ``restart_kernel`` relaunches with; a kernel adopted from an earlier server
+  was never started by this manager, so they are set by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+
+
+class FastShutdownKernelManager(AsyncKernelManager):
+    """jupyter_client's manager, polling for process exit every 10 ms instead of 100 ms.
+
+    Same shutdown steps; a kernel that exits promptly after ``shutdown_request``
+    is noticed sooner. The plain AsyncKernelManager has no restarter of its
+    own: deaths are the MappingKernelManager's business, so that a dead kernel
+    is never restarted twice by two watchers.
+    """
+
+    async def _async_finish_shutdown(
+        self, waittime: float | None = None, pollinterval: float = 0.01, restart: bool = False
+    ) -> None:
+        await super()._async_finish_shutdown(waittime, pollinterval, restart)
+
+
+def set_relaunch_arguments(manager: AsyncKernelManager, launch_args: dict[str, Any]) -> None:
+    """What ``start_kernel`` would have recorded: ``restart_kernel`` relaunches with these."""
+    manager._attempted_start = True
+    manager._launch_args = launch_args
