@@ -23,7 +23,8 @@ from . import __version__
 from .auth.identity import IdentityProvider
 from .auth.policy import is_loopback, load_or_create_secret
 from .auth.token import TokenIdentityProvider
-from .contents.manager import ContentsManager, NotFound
+from .contents.errors import NotFound
+from .contents.manager import ContentsManager
 from .hub import bind_from_env, hub_wiring, started_by_hub
 from .hub.activity import ActivityReporter
 from .kernels.lifecycle.finder import KernelFinder

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+from ..timeutil import iso_from_timestamp
 from . import fileio
-
-if TYPE_CHECKING:
-    from .manager import ContentsManager
+from .errors import InvalidContent, NotFound
 
 CHECKPOINT_ID = "checkpoint"
 
@@ -23,24 +22,21 @@ CHECKPOINT_ID = "checkpoint"
 class FileCheckpoints:
     directory = ".ipynb_checkpoints"
 
-    def __init__(self, contents: ContentsManager) -> None:
-        self.contents = contents
+    def __init__(self, os_path: Callable[..., str]) -> None:
+        #: The confined OS path of an API path (``must_exist=False`` for one not yet there).
+        self.os_path = os_path
 
     def _checkpoint_path(self, path: str, os_path: str | None = None) -> str:
-        os_path = os_path or self.contents.os_path(path, must_exist=False)
+        os_path = os_path or self.os_path(path, must_exist=False)
         parent, name = os.path.split(os_path)
         base, ext = os.path.splitext(name)
         return os.path.join(parent, self.directory, f"{base}-{CHECKPOINT_ID}{ext}")
 
     def _model(self, cp_path: str) -> dict[str, Any]:
-        mtime = os.stat(cp_path).st_mtime
-        stamp = datetime.fromtimestamp(mtime, UTC).isoformat().replace("+00:00", "Z")
-        return {"id": CHECKPOINT_ID, "last_modified": stamp}
+        return {"id": CHECKPOINT_ID, "last_modified": iso_from_timestamp(os.stat(cp_path).st_mtime)}
 
     def _source(self, path: str) -> str:
-        from .manager import InvalidContent
-
-        os_path = self.contents.os_path(path)
+        os_path = self.os_path(path)
         if os.path.isdir(os_path):
             raise InvalidContent("Directories have no checkpoints")
         return os_path
@@ -57,8 +53,6 @@ class FileCheckpoints:
         return [self._model(cp_path)] if os.path.isfile(cp_path) else []
 
     def restore(self, path: str, checkpoint_id: str) -> None:
-        from .manager import NotFound
-
         os_path = self._source(path)
         cp_path = self._checkpoint_path(path, os_path)
         if checkpoint_id != CHECKPOINT_ID or not os.path.isfile(cp_path):
@@ -66,8 +60,6 @@ class FileCheckpoints:
         fileio.atomic_write(os_path, fileio.read_bytes(cp_path))
 
     def delete(self, path: str, checkpoint_id: str) -> None:
-        from .manager import NotFound
-
         cp_path = self._checkpoint_path(path, self._source(path))
         if checkpoint_id != CHECKPOINT_ID or not os.path.isfile(cp_path):
             raise NotFound(f"Checkpoint {checkpoint_id!r} of {path} does not exist")

@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 
 from tornado.escape import url_escape
 
-from ..web.base import ApiError, APIHandler, BaseHandler
-from .manager import AlreadyExists, ContentsError, ContentsManager, InvalidContent, NotFound
+from ..web.base import ApiError, APIHandler, BaseHandler, JsonErrorsMixin
+from .errors import AlreadyExists, ContentsError, InvalidContent, NotFound
+from .manager import ContentsManager
 
 PATH = r"(?P<path>(?:(?:/[^/]+)+|/?))"
 CHECKPOINT_ID = r"(?P<checkpoint_id>[\w-]+)"
@@ -137,32 +138,28 @@ class ContentsHandler(ContentsAPIHandler):
 
 class CheckpointsHandler(ContentsAPIHandler):
     async def get(self, path: str) -> None:
-        checkpoints = self.contents.checkpoints
-        result = await self.call(self.contents.run(checkpoints.list, path.strip("/")))
+        result = await self.call(self.contents.list_checkpoints(path.strip("/")))
         self.finish_json(result)
 
     async def post(self, path: str) -> None:
-        checkpoints = self.contents.checkpoints
-        result = await self.call(self.contents.run(checkpoints.create, path.strip("/")))
+        result = await self.call(self.contents.create_checkpoint(path.strip("/")))
         self.set_header("Location", f"{self.location(path.strip('/'))}/checkpoints/{result['id']}")
         self.finish_json(result, 201)
 
 
 class ModifyCheckpointsHandler(ContentsAPIHandler):
     async def post(self, path: str, checkpoint_id: str) -> None:
-        checkpoints = self.contents.checkpoints
-        await self.call(self.contents.run(checkpoints.restore, path.strip("/"), checkpoint_id))
+        await self.call(self.contents.restore_checkpoint(path.strip("/"), checkpoint_id))
         self.set_status(204)
         self.finish()
 
     async def delete(self, path: str, checkpoint_id: str) -> None:
-        checkpoints = self.contents.checkpoints
-        await self.call(self.contents.run(checkpoints.delete, path.strip("/"), checkpoint_id))
+        await self.call(self.contents.delete_checkpoint(path.strip("/"), checkpoint_id))
         self.set_status(204)
         self.finish()
 
 
-class FilesHandler(BaseHandler):
+class FilesHandler(JsonErrorsMixin, BaseHandler):
     """Raw bytes of a file, streamed in chunks; ``?download=1`` for an attachment."""
 
     CHUNK = 1 << 20
@@ -198,9 +195,6 @@ class FilesHandler(BaseHandler):
         finally:
             handle.close()
         self.finish()
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        APIHandler.write_error(self, status_code, **kwargs)  # type: ignore[arg-type]
 
 
 def routes() -> list[tuple[str, type]]:

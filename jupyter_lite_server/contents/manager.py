@@ -10,45 +10,19 @@ invisible unless ``allow_hidden``.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hashlib
-import json
-import mimetypes
 import os
 import re
 import shutil
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from traitlets import Bool, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from . import fileio
+from . import fileio, models
 from .checkpoints import FileCheckpoints
-from .nbjson import rejoin_lines
+from .errors import AlreadyExists, InvalidContent, NotFound
 from .paths import PathOutsideRoot, normalize_api_path, to_os_path
-
-
-class ContentsError(Exception):
-    """Base of the errors a client's request can cause."""
-
-
-class NotFound(ContentsError):
-    pass
-
-
-class AlreadyExists(ContentsError):
-    pass
-
-
-class InvalidContent(ContentsError):
-    pass
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
 
 
 class ContentsManager(LoggingConfigurable):
@@ -69,7 +43,7 @@ class ContentsManager(LoggingConfigurable):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.checkpoints = FileCheckpoints(self)
+        self.checkpoints = FileCheckpoints(self.os_path)
         #: Awaited with (model, api path) before a save writes; may change the model
         #: (sessions/environments.py records a kernel's environment in notebooks).
         self.pre_save_hooks: list[Callable[[dict[str, Any], str], Awaitable[None]]] = []
@@ -109,123 +83,6 @@ class ContentsManager(LoggingConfigurable):
             os_path = os.path.dirname(os_path)
         return os_path
 
-    # --- models -----------------------------------------------------------------
-
-    def _base_model(self, path: str, os_path: str, st: os.stat_result) -> dict[str, Any]:
-        return {
-            "name": path.rsplit("/", 1)[-1],
-            "path": path,
-            "last_modified": _iso(st.st_mtime),
-            "created": _iso(st.st_ctime),
-            "content": None,
-            "format": None,
-            "mimetype": None,
-            "size": st.st_size,
-            "writable": os.access(os_path, os.W_OK),
-            "hash": None,
-            "hash_algorithm": None,
-        }
-
-    def _kind(self, os_path: str, st: os.stat_result) -> str:
-        if os.path.isdir(os_path):
-            return "directory"
-        return "notebook" if os_path.endswith(".ipynb") else "file"
-
-    def _dir_model(self, path: str, os_path: str, content: bool) -> dict[str, Any]:
-        model = self._base_model(path, os_path, os.stat(os_path))
-        model.update(type="directory", size=None)
-        if not content:
-            return model
-        root = os.path.realpath(self.root_dir) + os.sep
-        entries = []
-        with os.scandir(os_path) as it:
-            for entry in it:
-                name = entry.name
-                if (not self.allow_hidden and name.startswith(".")) or name.startswith(
-                    fileio.STAGING_PREFIX
-                ):
-                    continue
-                try:
-                    if entry.is_symlink() and not os.path.realpath(entry.path).startswith(root):
-                        continue  # points outside the root: not ours to show
-                    st = entry.stat()
-                except OSError:
-                    continue  # broken link or vanished file
-                child = f"{path}/{name}" if path else name
-                child_model = self._base_model(child, entry.path, st)
-                if entry.is_dir():
-                    child_model.update(type="directory", size=None)
-                else:
-                    child_model["type"] = "notebook" if name.endswith(".ipynb") else "file"
-                    if child_model["type"] == "file":
-                        child_model["mimetype"] = mimetypes.guess_type(name)[0]
-                entries.append(child_model)
-        model.update(content=entries, format="json")
-        return model
-
-    def _file_model(
-        self, path: str, os_path: str, content: bool, fmt: str | None, want_hash: bool
-    ) -> dict[str, Any]:
-        model = self._base_model(path, os_path, os.stat(os_path))
-        model.update(type="file", mimetype=mimetypes.guess_type(os_path)[0])
-        if not (content or want_hash):
-            return model
-        data = fileio.read_bytes(os_path)
-        if want_hash:
-            model.update(hash=hashlib.sha256(data).hexdigest(), hash_algorithm="sha256")
-        if not content:
-            return model
-        if fmt in (None, "text"):
-            try:
-                model.update(content=data.decode("utf-8"), format="text")
-            except UnicodeDecodeError:
-                if fmt == "text":
-                    raise InvalidContent(f"{path} is not UTF-8 encoded") from None
-        if model["format"] is None:
-            model.update(content=base64.b64encode(data).decode("ascii"), format="base64")
-        if model["mimetype"] is None:
-            model["mimetype"] = "text/plain" if model["format"] == "text" else (
-                "application/octet-stream"
-            )  # fmt: skip
-        return model
-
-    def _notebook_model(
-        self, path: str, os_path: str, content: bool, want_hash: bool
-    ) -> dict[str, Any]:
-        model = self._base_model(path, os_path, os.stat(os_path))
-        model["type"] = "notebook"
-        if not (content or want_hash):
-            return model
-        data = fileio.read_bytes(os_path)
-        if want_hash:
-            model.update(hash=hashlib.sha256(data).hexdigest(), hash_algorithm="sha256")
-        if content:
-            model.update(content=self._notebook_content(path, data), format="json")
-        return model
-
-    def _notebook_content(self, path: str, data: bytes) -> Any:
-        """The notebook as jupyter_server returns it: v4, multi-line strings joined.
-
-        Version-4 files take a fast path (C JSON parser, then line joining);
-        older versions go through nbformat's conversion.
-        """
-        if data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
-        try:
-            parsed = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidContent(f"Unreadable Notebook: {path} {exc}") from None
-        if not isinstance(parsed, dict):
-            raise InvalidContent(f"Unreadable Notebook: {path} is not a JSON object")
-        if parsed.get("nbformat") == 4 and isinstance(parsed.get("cells"), list):
-            return rejoin_lines(parsed)
-        import nbformat
-
-        try:
-            return nbformat.reads(data.decode("utf-8"), as_version=4)
-        except Exception as exc:
-            raise InvalidContent(f"Unreadable Notebook: {path} {exc}") from None
-
     def _get(
         self, path: str, content: bool, kind: str | None, fmt: str | None, want_hash: bool
     ) -> dict[str, Any]:
@@ -234,14 +91,14 @@ class ContentsManager(LoggingConfigurable):
         if os.path.isdir(os_path):
             if kind not in (None, "directory"):
                 raise InvalidContent(f"{path} is a directory, not a {kind}")
-            return self._dir_model(path, os_path, content)
+            return models.directory_model(path, os_path, content, self.root_dir, self.allow_hidden)
         if not os.path.isfile(os_path):
             raise NotFound(f"No such file or directory: {path}")
         if kind == "directory":
             raise InvalidContent(f"{path} is not a directory")
         if kind == "notebook" or (kind is None and path.endswith(".ipynb")):
-            return self._notebook_model(path, os_path, content, want_hash)
-        return self._file_model(path, os_path, content, fmt, want_hash)
+            return models.notebook_model(path, os_path, content, want_hash)
+        return models.file_model(path, os_path, content, fmt, want_hash)
 
     async def get(
         self,
@@ -265,34 +122,6 @@ class ContentsManager(LoggingConfigurable):
         return True
 
     # --- writing ----------------------------------------------------------------
-
-    def _encode(self, model: dict[str, Any], path: str) -> bytes:
-        """The bytes to write for a save model; InvalidContent if it is not valid."""
-        kind, fmt, content = model.get("type"), model.get("format"), model.get("content")
-        if content is None:
-            raise InvalidContent("No file content provided")
-        if kind == "notebook":
-            import nbformat
-
-            if not isinstance(content, dict):
-                raise InvalidContent("Notebook content must be a JSON object")
-            try:
-                nb = nbformat.from_dict(content)
-                nbformat.validate(nb)
-                return (nbformat.writes(nb, version=nbformat.NO_CONVERT) + "\n").encode("utf-8")
-            except Exception as exc:
-                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-                raise InvalidContent(f"Notebook validation failed: {first_line}") from None
-        if not isinstance(content, str):
-            raise InvalidContent("File content must be a string")
-        if fmt == "base64":
-            try:
-                return base64.b64decode(content.encode("ascii"), validate=True)
-            except (binascii.Error, ValueError):
-                raise InvalidContent(f"{path}: content is not valid base64") from None
-        if fmt in (None, "text"):
-            return content.encode("utf-8")
-        raise InvalidContent(f"Unknown file format {fmt!r}")
 
     def _save(self, model: dict[str, Any], path: str) -> tuple[dict[str, Any], bool]:
         path = self.normalize(path)
@@ -319,7 +148,7 @@ class ContentsManager(LoggingConfigurable):
             if kind != "file":
                 raise InvalidContent("Only files can be uploaded in chunks")
             try:
-                fileio.write_chunk(os_path, self._encode(model, path), chunk)
+                fileio.write_chunk(os_path, models.encode(model, path), chunk)
             except FileNotFoundError:
                 raise InvalidContent(f"Chunk {chunk} of {path} has no upload to add to") from None
             created = chunk == 1 and created
@@ -327,12 +156,12 @@ class ContentsManager(LoggingConfigurable):
                 model_out = self._chunk_progress_model(path, os_path)
                 return model_out, created
         else:
-            fileio.atomic_write(os_path, self._encode(model, path))
+            fileio.atomic_write(os_path, models.encode(model, path))
         return self._get(path, False, None, None, False), created
 
     def _chunk_progress_model(self, path: str, os_path: str) -> dict[str, Any]:
         st = os.stat(fileio.staging_path(os_path))
-        model = self._base_model(path, fileio.staging_path(os_path), st)
+        model = models.base_model(path, fileio.staging_path(os_path), st)
         model["type"] = "file"
         return model
 
@@ -434,3 +263,17 @@ class ContentsManager(LoggingConfigurable):
 
     async def delete(self, path: str) -> None:
         await self.run(self._delete, path)
+
+    # --- checkpoints ------------------------------------------------------------
+
+    async def list_checkpoints(self, path: str) -> list[dict[str, Any]]:
+        return await self.run(self.checkpoints.list, path)  # type: ignore[no-any-return]
+
+    async def create_checkpoint(self, path: str) -> dict[str, Any]:
+        return await self.run(self.checkpoints.create, path)  # type: ignore[no-any-return]
+
+    async def restore_checkpoint(self, path: str, checkpoint_id: str) -> None:
+        await self.run(self.checkpoints.restore, path, checkpoint_id)
+
+    async def delete_checkpoint(self, path: str, checkpoint_id: str) -> None:
+        await self.run(self.checkpoints.delete, path, checkpoint_id)

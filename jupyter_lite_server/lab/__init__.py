@@ -98,8 +98,9 @@ def lab_wiring() -> Wiring | None:
         return None
     from jupyter_core.paths import jupyter_config_dir
 
-    from .handlers import JsonFileStore, routes
+    from .handlers import routes
     from .settings import LabSettings
+    from .stores import JsonFileStore
 
     config_dir = jupyter_config_dir()
     settings = {

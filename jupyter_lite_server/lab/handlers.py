@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from tornado import web, websocket
 from tornado.escape import url_escape
 
-from ..contents.fileio import atomic_write
 from ..web.base import (
     ApiError,
     APIHandler,
@@ -23,6 +22,9 @@ from ..web.base import (
 from . import LabFiles, federated_extensions
 from .favicon import FaviconHandler
 from .settings import InvalidSettings, LabSettings
+from .stores import InvalidName, JsonFileStore, NoSuchDocument
+
+T = TypeVar("T")
 
 
 def page_config(handler: BaseHandler, lab: LabFiles, tree_path: str = "") -> dict[str, Any]:
@@ -170,54 +172,33 @@ class TranslationsHandler(APIHandler):
                               f"Language pack '{locale}' not installed!"})  # fmt: skip
 
 
-class JsonFileStore:
-    """Small JSON documents kept as files (workspaces, frontend config sections)."""
+class StoreHandler(APIHandler):
+    """Handlers over a JsonFileStore: its domain errors as statuses."""
 
-    def __init__(self, directory: str, suffix: str) -> None:
-        self.directory = directory
-        self.suffix = suffix
-
-    def path(self, name: str) -> str:
-        safe = name.replace("/", "%2F").replace("\\", "%5C")
-        if safe in ("", ".", "..") or "\0" in safe or len(safe.encode()) > 200:
-            raise ApiError(400, f"Invalid name {name[:80]!r}")
-        return os.path.join(self.directory, safe + self.suffix)
-
-    def read(self, name: str) -> dict[str, Any] | None:
+    async def call(self, awaitable: Awaitable[T]) -> T:
         try:
-            with open(self.path(name)) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return None
-
-    def write(self, name: str, value: dict[str, Any]) -> None:
-        os.makedirs(self.directory, exist_ok=True)
-        atomic_write(self.path(name), json.dumps(value).encode())
-
-    def names(self) -> list[str]:
-        try:
-            entries = sorted(os.listdir(self.directory))
-        except OSError:
-            return []
-        return [
-            e[: -len(self.suffix)].replace("%2F", "/") for e in entries if e.endswith(self.suffix)
-        ]
+            return await awaitable
+        except InvalidName as exc:
+            raise ApiError(400, str(exc)) from None
+        except NoSuchDocument as exc:
+            raise ApiError(404, f"{exc.args[0]!r} does not exist") from None
 
 
-class WorkspacesHandler(APIHandler):
+class WorkspacesHandler(StoreHandler):
     @property
     def store(self) -> JsonFileStore:
-        return self.settings["lab_workspaces"]
+        return self.settings["lab_workspaces"]  # type: ignore[no-any-return]
 
-    def get(self, space: str = "") -> None:
+    async def get(self, space: str = "") -> None:
         if not space:
-            values = [self.store.read(n) for n in self.store.names()]
-            ids = [v["metadata"]["id"] for v in values if v]
-            self.finish_json({"workspaces": {"ids": ids, "values": [v for v in values if v]}})
+            values = await self.call(self.store.read_all())
+            ids = [v["metadata"]["id"] for v in values if isinstance(v.get("metadata"), dict)]
+            self.finish_json({"workspaces": {"ids": ids, "values": values}})
             return
-        self.finish_json(self.store.read(space) or {"data": {}, "metadata": {"id": space}})
+        stored = await self.call(self.store.read(space))
+        self.finish_json(stored or {"data": {}, "metadata": {"id": space}})
 
-    def put(self, space: str = "") -> None:
+    async def put(self, space: str = "") -> None:
         if not space:
             raise ApiError(405, "PUT needs a workspace id: /lab/api/workspaces/<id>")
         body = self.get_json_body(required=True)
@@ -229,31 +210,32 @@ class WorkspacesHandler(APIHandler):
             "data": body.get("data", {}),
             "metadata": {**body.get("metadata", {}), "id": space},
         }
-        self.store.write(space, workspace)
+        await self.call(self.store.write(space, workspace))
         self.set_status(204)
         self.finish()
 
-    def delete(self, space: str = "") -> None:
+    async def delete(self, space: str = "") -> None:
         if not space:
             raise ApiError(405, "DELETE needs a workspace id: /lab/api/workspaces/<id>")
-        try:
-            os.remove(self.store.path(space))
-        except FileNotFoundError:
-            raise ApiError(404, f"Workspace {space!r} does not exist") from None
+        await self.call(self.store.delete(space))
         self.set_status(204)
         self.finish()
 
 
-class ConfigSectionHandler(APIHandler):
+class ConfigSectionHandler(StoreHandler):
     """/api/config/<section>: front-end configuration sections, as jupyter_server keeps them."""
 
-    def get(self, section: str) -> None:
-        self.finish_json(self.settings["lab_config"].read(section) or {})
+    @property
+    def store(self) -> JsonFileStore:
+        return self.settings["lab_config"]  # type: ignore[no-any-return]
 
-    def patch(self, section: str) -> None:
-        store: JsonFileStore = self.settings["lab_config"]
-        merged = _merge(store.read(section) or {}, self.get_json_body(required=True))
-        store.write(section, merged)
+    async def get(self, section: str) -> None:
+        self.finish_json(await self.call(self.store.read(section)) or {})
+
+    async def patch(self, section: str) -> None:
+        changes = self.get_json_body(required=True)
+        merged = _merge(await self.call(self.store.read(section)) or {}, changes)
+        await self.call(self.store.write(section, merged))
         self.finish_json(merged)
 
 

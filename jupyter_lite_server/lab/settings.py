@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from ..contents.fileio import atomic_write
+from ..timeutil import iso_from_timestamp
 from . import LabFiles, federated_extensions
 
 _COMMENTS = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.S)
@@ -98,7 +98,7 @@ class LabSettings:
             with open(path) as f:
                 raw = f.read()
             stat = os.stat(path)
-            created = modified = datetime.fromtimestamp(stat.st_mtime, UTC).isoformat()
+            created = modified = iso_from_timestamp(stat.st_mtime)
         try:
             settings = parse_raw(raw)
         except InvalidSettings:

@@ -22,7 +22,8 @@ import json
 import logging
 from typing import Any
 
-from ..contents.manager import ContentsError, ContentsManager
+from ..contents.errors import ContentsError
+from ..contents.manager import ContentsManager
 from ..kernels.lifecycle.finder import NoSuchKernel
 from ..kernels.manager import MappingKernelManager, UnknownKernel
 

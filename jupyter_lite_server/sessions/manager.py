@@ -19,7 +19,8 @@ from typing import Any
 from traitlets import Bool, Unicode
 from traitlets.config import LoggingConfigurable
 
-from ..contents.manager import ContentsManager, NotFound
+from ..contents.errors import NotFound
+from ..contents.manager import ContentsManager
 from ..kernels.manager import MappingKernelManager, UnknownKernel
 from .database import Database, DatabaseError
 from .environments import EnvironmentPins

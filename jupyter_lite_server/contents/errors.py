@@ -1,0 +1,19 @@
+"""The errors a client's contents request can cause (handlers map them to statuses)."""
+
+from __future__ import annotations
+
+
+class ContentsError(Exception):
+    """Base of the errors a client's request can cause."""
+
+
+class NotFound(ContentsError):
+    pass
+
+
+class AlreadyExists(ContentsError):
+    pass
+
+
+class InvalidContent(ContentsError):
+    pass
