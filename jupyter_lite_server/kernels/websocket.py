@@ -18,6 +18,7 @@ from functools import partial
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketHandler
 
+from ..compat.tornado_ws import open_stream
 from ..web.base import ApiError, AuthenticatedWebSocketMixin
 from .lifecycle.parking import ParkedSession, dropped_notice
 from .manager import MappingKernelManager, UnknownKernel
@@ -164,7 +165,7 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
         kernel messages share one send() call. Compression is never
         negotiated here, so frames are plain.
         """
-        if self.ws_connection is None or self.ws_connection.is_closing():
+        if open_stream(self) is None:
             return
         length = sum(map(len, chunks))
         opcode = 0x82 if binary else 0x81
@@ -183,10 +184,9 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
     def _flush(self) -> None:
         self._flush_scheduled = False
         chunks, self._outgoing = self._outgoing, []
-        connection = self.ws_connection
-        if connection is None or connection.is_closing() or not chunks:
+        stream = open_stream(self)
+        if stream is None or not chunks:
             return
-        stream = connection.stream
         small: list[bytes] = []
         try:
             for chunk in chunks:

@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import sqlite3
 
+#: The session table's columns, in order: declared once, selected by name.
+SESSION_COLUMNS = ("session_id", "path", "name", "type", "kernel_id")
+
 TABLES = {
     "session": (
         "CREATE TABLE IF NOT EXISTS session (session_id TEXT PRIMARY KEY, path TEXT NOT NULL, "
         "name TEXT, type TEXT, kernel_id TEXT)",
-        ("session_id", "path", "name", "type", "kernel_id"),
+        SESSION_COLUMNS,
     ),
     "kernel": (
         "CREATE TABLE IF NOT EXISTS kernel (kernel_id TEXT PRIMARY KEY, name TEXT NOT NULL, "

@@ -22,11 +22,11 @@ from traitlets.config import LoggingConfigurable
 from ..contents.errors import NotFound
 from ..contents.manager import ContentsManager
 from ..kernels.manager import MappingKernelManager, UnknownKernel
-from .database import Database, DatabaseError
+from .database import SESSION_COLUMNS, Database, DatabaseError
 from .environments import EnvironmentPins
 from .kernel_store import SqliteKernelStore
 
-COLUMNS = ("session_id", "path", "name", "type", "kernel_id")
+SELECT_SESSIONS = f"SELECT {', '.join(SESSION_COLUMNS)} FROM session"
 
 
 class SessionError(Exception):
@@ -85,12 +85,17 @@ class SessionManager(LoggingConfigurable):
             self._database = Database(self.database_filepath)
         return self._database
 
-    async def _db(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+    async def _db(self, sql: str, params: tuple = ()) -> list[Any]:
         try:
-            rows = await self.database.run(sql, params)
+            return await self.database.run(sql, params)  # type: ignore[no-any-return]
         except DatabaseError as exc:
             raise SessionError(str(exc)) from exc
-        return [dict(zip(COLUMNS, row, strict=False)) for row in rows]
+
+    async def _sessions(self, where: str = "", params: tuple = ()) -> list[dict[str, Any]]:
+        """Session rows as dicts of SESSION_COLUMNS (``where``: an SQL condition, or "")."""
+        sql = f"{SELECT_SESSIONS} WHERE {where}" if where else SELECT_SESSIONS
+        rows = await self._db(sql, params)
+        return [dict(zip(SESSION_COLUMNS, row, strict=True)) for row in rows]
 
     async def open(self) -> None:
         """Open (and check) a database file now, so a bad file fails at start-up."""
@@ -109,7 +114,7 @@ class SessionManager(LoggingConfigurable):
             return 0  # sessions in memory: none from an earlier server
         stale = [
             row["session_id"]
-            for row in await self._db("SELECT * FROM session")
+            for row in await self._sessions()
             if row["kernel_id"] not in self.kernel_manager
         ]
         for session_id in stale:
@@ -143,18 +148,18 @@ class SessionManager(LoggingConfigurable):
         return model
 
     async def list_sessions(self) -> list[dict[str, Any]]:
-        models = [await self._to_model(row) for row in await self._db("SELECT * FROM session")]
+        models = [await self._to_model(row) for row in await self._sessions()]
         return [m for m in models if m is not None]
 
     async def get_session(self, session_id: str) -> dict[str, Any]:
-        rows = await self._db("SELECT * FROM session WHERE session_id = ?", (session_id,))
+        rows = await self._sessions("session_id = ?", (session_id,))
         model = await self._to_model(rows[0]) if rows else None
         if model is None:
             raise UnknownSession(session_id)
         return model
 
     async def find_by_path(self, path: str) -> dict[str, Any] | None:
-        for row in await self._db("SELECT * FROM session WHERE path = ?", (path,)):
+        for row in await self._sessions("path = ?", (path,)):
             model = await self._to_model(row)
             if model is not None:
                 return model
@@ -177,7 +182,7 @@ class SessionManager(LoggingConfigurable):
         )
 
     async def _kernel_id_for(self, path: str) -> str | None:
-        rows = await self._db("SELECT * FROM session WHERE path = ? LIMIT 1", (path,))
+        rows = await self._sessions("path = ? LIMIT 1", (path,))
         return rows[0]["kernel_id"] if rows else None
 
     async def create_session(
@@ -239,18 +244,18 @@ class SessionManager(LoggingConfigurable):
         return await self.get_session(session_id)
 
     async def _kernel_in_use(self, kernel_id: str) -> bool:
-        return bool(await self._db("SELECT * FROM session WHERE kernel_id = ?", (kernel_id,)))
+        return bool(await self._sessions("kernel_id = ?", (kernel_id,)))
 
     async def _shutdown_quietly(self, kernel_id: str) -> None:
         with contextlib.suppress(UnknownKernel):
             await self.kernel_manager.shutdown_kernel(kernel_id)
 
     async def delete_session(self, session_id: str) -> None:
-        rows = await self._db("SELECT * FROM session WHERE session_id = ?", (session_id,))
+        rows = await self._sessions("session_id = ?", (session_id,))
         if not rows:
             raise UnknownSession(session_id)
         kernel_id = rows[0]["kernel_id"]
-        sharing = await self._db("SELECT * FROM session WHERE kernel_id = ?", (kernel_id,))
+        sharing = await self._sessions("kernel_id = ?", (kernel_id,))
         if all(row["session_id"] == session_id for row in sharing):
             await self._shutdown_quietly(kernel_id)
         await self._db("DELETE FROM session WHERE session_id = ?", (session_id,))

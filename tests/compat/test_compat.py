@@ -1,0 +1,98 @@
+"""The private parts of dependencies that jupyter_lite_server.compat relies on.
+
+Each test fails loudly, naming what changed, when a new version of tornado,
+jupyter_client or jupyterhub moves what we reach into. Unit tier: no server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+import pytest
+from tornado import web, websocket
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
+
+from jupyter_lite_server.compat.jupyter_client import (
+    FastShutdownKernelManager,
+    set_relaunch_arguments,
+)
+from jupyter_lite_server.compat.jupyterhub import hub_oauth_class
+from jupyter_lite_server.compat.tornado_ws import open_stream
+
+
+def test_jupyter_client_still_has_the_shutdown_poll_we_shorten():
+    from jupyter_client.manager import AsyncKernelManager
+
+    signature = inspect.signature(AsyncKernelManager._async_finish_shutdown)
+    assert list(signature.parameters) == ["self", "waittime", "pollinterval", "restart"], (
+        "jupyter_client changed _async_finish_shutdown; update compat/jupyter_client.py"
+    )
+    ours = inspect.signature(FastShutdownKernelManager._async_finish_shutdown)
+    assert ours.parameters["pollinterval"].default == 0.01
+
+
+def test_jupyter_client_restarts_with_the_launch_arguments_we_set():
+    from jupyter_client import manager
+
+    source = inspect.getsource(manager.KernelManager)
+    assert "self._attempted_start = True" in source
+    assert "await self._async_start_kernel(**self._launch_args)" in source, (
+        "jupyter_client no longer relaunches from _launch_args; adopted kernels could not "
+        "be restarted (compat/jupyter_client.py)"
+    )
+    km = FastShutdownKernelManager()
+    set_relaunch_arguments(km, {"cwd": "/", "env": {}})
+    assert km._attempted_start is True
+    assert km._launch_args == {"cwd": "/", "env": {}}
+
+
+def test_jupyterhub_still_patches_xsrf_through_the_method_we_disable():
+    from jupyterhub.services import auth
+
+    assert "self._patch_xsrf(handler)" in inspect.getsource(auth.HubAuth), (
+        "jupyterhub no longer patches handlers through _patch_xsrf; check compat/jupyterhub.py"
+    )
+    ours = hub_oauth_class()
+    assert issubclass(ours, auth.HubOAuth)
+    assert ours._patch_xsrf(object.__new__(ours), object()) is None
+
+
+class _RawFrameHandler(websocket.WebSocketHandler):
+    def open(self) -> None:
+        stream = open_stream(self)
+        assert stream is not None
+        payload = b"raw frame"
+        stream.write(bytes((0x81, len(payload))) + payload)  # one text frame, written directly
+
+
+async def test_tornado_websocket_stream_takes_raw_frames():
+    sock, port = bind_unused_port()
+    server = HTTPServer(web.Application([(r"/ws", _RawFrameHandler)]))
+    server.add_sockets([sock])
+    try:
+        connection = await websocket.websocket_connect(f"ws://127.0.0.1:{port}/ws")
+        message = await asyncio.wait_for(connection.read_message(), 5)
+        assert message == "raw frame"
+        connection.close()
+    finally:
+        server.stop()
+
+
+def test_no_stream_once_the_websocket_is_gone():
+    handler = object.__new__(_RawFrameHandler)
+    handler.ws_connection = None
+    assert open_stream(handler) is None
+
+
+@pytest.mark.parametrize("dependency", ["tornado", "jupyter_client", "jupyterhub"])
+def test_dependencies_we_reach_into_are_capped_at_their_major(dependency):
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    specs = [*project["dependencies"], *project["optional-dependencies"]["hub"]]
+    spec = next(s for s in specs if s.startswith(dependency))
+    assert "<" in spec, f"{dependency} needs an upper bound: jls reaches into its private parts"
