@@ -17,7 +17,7 @@ from typing import Any
 
 from tornado import httpserver, netutil
 from traitlets import Bool, Float, Integer, Unicode, default, validate
-from traitlets.config import Application, catch_config_error
+from traitlets.config import Application, Config, catch_config_error
 
 from . import __version__
 from .auth.identity import IdentityProvider
@@ -178,8 +178,8 @@ class ServerApp(Application):
             if not os.path.isfile(self.config_file):
                 raise FileNotFoundError(f"config file {self.config_file!r} not found")
             self.load_config_file(filename, path=directory)
-        self.update_config(cli_config)
-        configure_logging(self.log_level)
+        self.update_config(Config(cli_config))
+        configure_logging(self.log_level)  # type: ignore[arg-type]
         if not self.token and not self.no_auth:
             raise ValueError("An empty --token needs --no-auth as well (it disables all auth)")
         if not self.token and not is_loopback(self.ip):

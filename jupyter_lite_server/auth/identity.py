@@ -43,8 +43,10 @@ class Forbidden(Exception):
 class IdentityProvider(Protocol):
     """Authentication, login and logout for one server."""
 
-    #: False only when the server runs with no authentication at all (--no-auth).
-    auth_enabled: bool
+    @property
+    def auth_enabled(self) -> bool:
+        """False only when the server runs with no authentication at all (--no-auth)."""
+        ...
 
     def credentials(self, request: HTTPServerRequest) -> Credentials | None:
         """What the request carries, judged from its headers alone (no I/O).

@@ -19,7 +19,7 @@ def hub_oauth_class() -> type:
             "pip install 'jupyter_lite_server[hub]'"
         ) from exc
 
-    class JlsHubOAuth(HubOAuth):  # type: ignore[misc, valid-type]
+    class JlsHubOAuth(HubOAuth):
         """HubOAuth that leaves our handler classes alone: XSRF is ours (web/base.py)."""
 
         def _patch_xsrf(self, handler: Any) -> None:

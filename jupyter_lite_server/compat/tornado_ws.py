@@ -1,15 +1,19 @@
-"""The byte stream under a tornado websocket, for writing frames without a Future each.
+"""The byte stream under a tornado websocket, and the socket under a client websocket.
 
 ``WebSocketHandler.ws_connection`` is public, but the ``stream`` of the
 protocol object it holds is not documented. Writing frames to it directly is
 what lets a burst of kernel messages go out in one ``send()`` with no
-per-message Future (kernels/websocket.py).
+per-message Future (kernels/websocket.py). A client websocket's TCP socket
+(``connection.protocol.stream.socket``, likewise undocumented) is where the
+gateway bridge sets TCP_NODELAY and quick ACKs.
 """
 
 from __future__ import annotations
 
+import socket
+
 from tornado.iostream import IOStream
-from tornado.websocket import WebSocketHandler
+from tornado.websocket import WebSocketClientConnection, WebSocketHandler
 
 
 def open_stream(handler: WebSocketHandler) -> IOStream | None:
@@ -19,3 +23,10 @@ def open_stream(handler: WebSocketHandler) -> IOStream | None:
         return None
     stream = getattr(connection, "stream", None)
     return stream if isinstance(stream, IOStream) else None
+
+
+def client_socket(connection: WebSocketClientConnection) -> socket.socket | None:
+    """The TCP socket of a websocket this server opened (to set TCP options on it)."""
+    stream = getattr(connection.protocol, "stream", None)
+    sock = getattr(stream, "socket", None)
+    return sock if isinstance(sock, socket.socket) else None

@@ -267,10 +267,10 @@ class ContentsManager(LoggingConfigurable):
     # --- checkpoints ------------------------------------------------------------
 
     async def list_checkpoints(self, path: str) -> list[dict[str, Any]]:
-        return await self.run(self.checkpoints.list, path)  # type: ignore[no-any-return]
+        return await self.run(self.checkpoints.list, path)
 
     async def create_checkpoint(self, path: str) -> dict[str, Any]:
-        return await self.run(self.checkpoints.create, path)  # type: ignore[no-any-return]
+        return await self.run(self.checkpoints.create, path)
 
     async def restore_checkpoint(self, path: str, checkpoint_id: str) -> None:
         await self.run(self.checkpoints.restore, path, checkpoint_id)

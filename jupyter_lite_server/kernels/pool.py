@@ -175,6 +175,7 @@ class WarmPool:
                 await self._discard(kernel)
                 return
             self.pool.kernels[name].append(kernel)
+            log.info("Kernel %s ready in the %s pool", kernel.id, name)
         except Exception as exc:
             log.error("Could not fill the %s pool: %s; retrying in %.0f s",
                       name, exc, self.retry_delay)  # fmt: skip

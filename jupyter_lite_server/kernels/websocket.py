@@ -13,7 +13,9 @@ import asyncio
 import logging
 import struct
 import uuid
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketHandler
@@ -30,14 +32,14 @@ log = logging.getLogger("jls.kernels")
 class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
     protocol = "json"
     _held: list[wire.ClientMessage]
-    _outgoing: list[bytes]
+    _outgoing: list[wire.Frame]
     _flush_scheduled = False
 
     @property
     def kernel_manager(self) -> MappingKernelManager:
         return self.settings["kernel_manager"]
 
-    async def get(self, kernel_id: str) -> None:  # type: ignore[override]
+    async def get(self, kernel_id: str) -> None:
         """Refuse the upgrade unless authenticated and the kernel exists."""
         await self.refuse_unless_authenticated()
         if kernel_id not in self.kernel_manager:
@@ -48,7 +50,7 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         return wire.V1_SUBPROTOCOL if wire.V1_SUBPROTOCOL in subprotocols else None
 
-    async def open(self, kernel_id: str) -> None:  # type: ignore[override]
+    async def open(self, kernel_id: str) -> None:
         self.set_nodelay(True)
         try:
             self.kernel = self.kernel_manager.get(kernel_id)
@@ -56,7 +58,9 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
             self.close(1011, "Kernel does not exist")
             return
         self.protocol = "v1" if self.selected_subprotocol == wire.V1_SUBPROTOCOL else "json"
-        self._parse = wire.from_ws_v1 if self.protocol == "v1" else wire.from_ws_json
+        self._parse: Callable[[Any], wire.ClientMessage] = (
+            wire.from_ws_v1 if self.protocol == "v1" else wire.from_ws_json
+        )
         if self.session_id:
             for stale in [c for c in self.kernel.clients if c.session_id == self.session_id]:
                 log.info("Kernel %s: session %s reconnected; closing its old websocket",
@@ -156,7 +160,7 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
             self._send_to_client(msg, channel)
         parked.messages.clear()
 
-    def write_frame(self, chunks: list[bytes], binary: bool) -> None:
+    def write_frame(self, chunks: list[wire.Frame], binary: bool) -> None:
         """Queue one websocket message (given as chunks); all queued in this loop
         iteration go out together.
 
@@ -187,7 +191,7 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
         stream = open_stream(self)
         if stream is None or not chunks:
             return
-        small: list[bytes] = []
+        small: list[wire.Frame] = []
         try:
             for chunk in chunks:
                 if len(chunk) < 65536:

@@ -84,7 +84,7 @@ class LabPageHandler(BaseHandler):
     auth_required = False  # answered by a redirect to /login instead of a 403
     sets_login_cookie = True
     login_redirect = True
-    _template = None
+    _template: Any = None
 
     def get(self, tree_path: str = "") -> None:
         if self.current_user is None:
@@ -187,7 +187,7 @@ class StoreHandler(APIHandler):
 class WorkspacesHandler(StoreHandler):
     @property
     def store(self) -> JsonFileStore:
-        return self.settings["lab_workspaces"]  # type: ignore[no-any-return]
+        return self.settings["lab_workspaces"]
 
     async def get(self, space: str = "") -> None:
         if not space:
@@ -227,19 +227,20 @@ class ConfigSectionHandler(StoreHandler):
 
     @property
     def store(self) -> JsonFileStore:
-        return self.settings["lab_config"]  # type: ignore[no-any-return]
+        return self.settings["lab_config"]
 
     async def get(self, section: str) -> None:
         self.finish_json(await self.call(self.store.read(section)) or {})
 
     async def patch(self, section: str) -> None:
         changes = self.get_json_body(required=True)
-        merged = _merge(await self.call(self.store.read(section)) or {}, changes)
+        stored = await self.call(self.store.read(section))
+        merged = _merge(stored or {}, changes)
         await self.call(self.store.write(section, merged))
         self.finish_json(merged)
 
 
-def _merge(target: dict, changes: dict) -> dict:
+def _merge(target: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     for key, value in changes.items():
         if value is None:
             target.pop(key, None)

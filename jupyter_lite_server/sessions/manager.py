@@ -87,7 +87,7 @@ class SessionManager(LoggingConfigurable):
 
     async def _db(self, sql: str, params: tuple = ()) -> list[Any]:
         try:
-            return await self.database.run(sql, params)  # type: ignore[no-any-return]
+            return await self.database.run(sql, params)
         except DatabaseError as exc:
             raise SessionError(str(exc)) from exc
 

@@ -94,7 +94,7 @@ class AuthenticatedMixin:
 
     @property
     def identity_provider(self) -> IdentityProvider:
-        return self.settings["identity_provider"]  # type: ignore[attr-defined, no-any-return]
+        return self.settings["identity_provider"]  # type: ignore[attr-defined]
 
     async def authenticate(self) -> User | None:
         """Who sent this request (None: nobody we accept); 403 for a refused user."""

@@ -57,9 +57,10 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
         if self._rejection is None:
             return self._inner.headers_received(start_line, headers)
         status, _, message = self._rejection
+        assert isinstance(start_line, httputil.RequestStartLine)  # a rejection needs a request
         log.warning("%d %s %s: %s", status, start_line.method, start_line.path, message)
         if length is not None and length <= DISCARD_LIMIT:
-            self._connection.set_max_body_size(length)  # read it, to answer cleanly
+            self._connection.set_max_body_size(length)  # type: ignore[attr-defined]  # read it, to answer cleanly
         else:
             self._answer()
         return None

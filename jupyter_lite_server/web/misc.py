@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from .. import __version__
+from ..auth.identity import User
 from ..timeutil import isoformat
 from .base import ApiError, APIHandler, BaseHandler
 
@@ -81,7 +82,9 @@ class IdentityHandler(APIHandler):
             ):
                 raise ApiError(400, "permissions should be a JSON dict of lists of actions")
             permissions = asked  # a token holder may do everything
-        self.finish_json({"identity": self.current_user.identity(), "permissions": permissions})
+        user = self.current_user
+        assert isinstance(user, User)  # prepare() refused the request otherwise
+        self.finish_json({"identity": user.identity(), "permissions": permissions})
 
 
 class APISpecHandler(APIHandler):

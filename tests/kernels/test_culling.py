@@ -5,6 +5,9 @@ import time
 import pytest
 from jls_client import start_server_in
 
+# Culling is judged over seconds of idleness: the full suite (CI) runs it.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def culling_server(tmp_path_factory):

@@ -31,7 +31,7 @@ def test_pooled_kernel_is_hidden_then_handed_out_adapted_and_refilled(pool_serve
     wait_until(lambda: len(child_pids(pool_server.proc.pid)) == 1, what="the pool to fill")
     assert api.get("api/kernels").json() == []  # pooled kernels are not listed
     pooled_pid = child_pids(pool_server.proc.pid)[0]
-    time.sleep(1.5)  # let it finish starting
+    wait_until(lambda: "ready in the python3 pool" in pool_server.log_text(), what="readiness")
     started = time.monotonic()
     r = api.post(
         "api/sessions",

@@ -3,7 +3,6 @@
 import json
 import os
 import sys
-import time
 
 import pytest
 from jls_client import isolated_env, start_server, stream_text
@@ -85,7 +84,10 @@ def test_third_party_kernel_runs_and_interrupts_by_message(provider_server):
     _, iopub = ch.execute("import os; print(os.environ['HELLO_PROVIDER'])")
     assert stream_text(iopub) == "hello from the provider\n"
     msg_id = ch.send(ch.message("execute_request", {"code": "import time; time.sleep(60)"}))
-    time.sleep(1)
+    ch.wait_for(
+        lambda m: m["header"]["msg_type"] == "execute_input"
+        and m["parent_header"].get("msg_id") == msg_id
+    )
     assert api.post(f"api/kernels/{model['id']}/interrupt").status_code == 204
     reply, _ = ch.collect(msg_id, timeout=10)
     assert reply["ename"] == "KeyboardInterrupt"

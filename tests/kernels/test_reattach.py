@@ -14,6 +14,9 @@ import time
 import pytest
 from jls_client import kernel_pid, pid_alive, run_jls, start_server, stream_text, wait_gone
 
+# Kernels outliving killed servers take seconds each: the full suite (CI) runs them.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def place(tmp_path):

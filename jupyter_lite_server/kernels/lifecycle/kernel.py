@@ -147,7 +147,7 @@ class ManagedKernel:
             parked.keep(msg, channel)
         if not self.clients:
             return
-        frames: dict[str, tuple[list[bytes], bool]] = {}
+        frames: dict[str, tuple[list[wire.Frame], bool]] = {}
         for client in tuple(self.clients):
             frame = frames.get(client.protocol)
             if frame is None:

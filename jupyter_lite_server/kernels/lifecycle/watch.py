@@ -112,11 +112,11 @@ class CullRules:
     connected: bool
     busy: bool
 
-    def should_cull(self, kernel: ManagedKernel, idle_for: float) -> bool:
+    def should_cull(self, idle_for: float, execution_state: str, connections: int) -> bool:
         return (
             idle_for > self.idle_timeout
-            and (self.busy or kernel.execution_state != "busy")
-            and (self.connected or not kernel.clients)
+            and (self.busy or execution_state != "busy")
+            and (self.connected or connections == 0)
         )
 
 
@@ -145,7 +145,7 @@ class Culler(_Loop):
             for kernel in list(self._kernels()):
                 idle_for = (now - kernel.last_activity).total_seconds()
                 if kernel.state is not KernelState.READY or not self.rules.should_cull(
-                    kernel, idle_for
+                    idle_for, kernel.execution_state, len(kernel.clients)
                 ):
                     continue
                 log.warning(

@@ -78,7 +78,7 @@ def start_keeper(
         start_new_session=True,
         close_fds=True,
     )
-    return KeeperHandle(pid=process.pid, url=config["bind"], process=process)
+    return KeeperHandle(pid=process.pid, url=str(config["bind"]), process=process)
 
 
 def keeper_runs(record: dict[str, Any], kernel_id: str) -> bool:
@@ -145,7 +145,7 @@ class _Heartbeat:
 
     def __init__(self, context: Any, url: str) -> None:
         self._context, self._url = context, url
-        self._socket = None
+        self._socket: Any = None
         self._sent_at = 0.0
         self._last_answer = time.monotonic()
 

@@ -27,8 +27,12 @@ import itertools
 import json
 import struct
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+#: One part of a message: bytes, or (a large one) a view of the ZMQ frame it arrived in.
+Frame = bytes | memoryview
 
 DELIMITER = b"<IDS|MSG>"
 #: The frame an iopub keeper puts before each message it kept while no server listened.
@@ -53,7 +57,7 @@ class Signer:
             algorithm = scheme.split("-", 1)[1] if "-" in scheme else "sha256"
             self._hmac = hmac.new(key, digestmod=getattr(hashlib, algorithm))
 
-    def sign(self, parts: list[bytes]) -> bytes:
+    def sign(self, parts: Sequence[Frame]) -> bytes:
         if self._hmac is None:
             return b""
         digest = self._hmac.copy()
@@ -61,10 +65,10 @@ class Signer:
             digest.update(part)
         return digest.hexdigest().encode("ascii")
 
-    def verify(self, signature: bytes, parts: list[bytes]) -> bool:
+    def verify(self, signature: Frame, parts: Sequence[Frame]) -> bool:
         if self._hmac is None:
             return True
-        return hmac.compare_digest(signature, self.sign(parts))
+        return hmac.compare_digest(bytes(signature), self.sign(parts))
 
 
 @dataclass(slots=True)
@@ -73,21 +77,31 @@ class KernelMessage:
 
     #: header, parent_header, metadata, content, *buffers; a large part may be a
     #: memoryview of the ZMQ frame it arrived in (never copied).
-    parts: list[bytes | memoryview]
+    parts: list[Frame]
     header: dict[str, Any]
 
     @property
     def msg_type(self) -> str:
-        return self.header.get("msg_type", "")
+        msg_type = self.header.get("msg_type", "")
+        return msg_type if isinstance(msg_type, str) else ""
 
     def content(self) -> dict[str, Any]:
-        return json.loads(bytes(self.parts[3]))
+        """The content, parsed (ValueError if it is not a JSON object)."""
+        return _json_object(self.parts[3])
 
     def parent_header(self) -> dict[str, Any]:
-        return json.loads(bytes(self.parts[1]))
+        """The parent header, parsed (ValueError if it is not a JSON object)."""
+        return _json_object(self.parts[1])
 
 
-def parse_zmq(frames: list[bytes], signer: Signer) -> KernelMessage:
+def _json_object(raw: Frame) -> dict[str, Any]:
+    value = json.loads(bytes(raw))
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def parse_zmq(frames: Sequence[Frame], signer: Signer) -> KernelMessage:
     """Split and verify a multipart message received from a kernel."""
     try:
         index = frames.index(DELIMITER)
@@ -105,7 +119,7 @@ def parse_zmq(frames: list[bytes], signer: Signer) -> KernelMessage:
         raise WireError("header is not JSON") from exc
     if not isinstance(header, dict):
         raise WireError("header is not a JSON object")
-    return KernelMessage(parts=parts, header=header)
+    return KernelMessage(parts=list(parts), header=header)
 
 
 @dataclass(slots=True)
@@ -113,10 +127,10 @@ class OutgoingMessage:
     """A message the server sends: its header (for matching the reply) and its ZMQ frames."""
 
     header: dict[str, Any]
-    frames: list[bytes]
+    frames: list[Frame]
 
 
-def to_zmq(parts: list[bytes], signer: Signer) -> list[bytes]:
+def to_zmq(parts: Sequence[Frame], signer: Signer) -> list[Frame]:
     """Frames to send to a kernel: delimiter, signature, parts."""
     return [DELIMITER, signer.sign(parts), *parts]
 
@@ -139,14 +153,19 @@ def new_header(msg_type: str, session: str, username: str = "jls") -> dict[str, 
     }
 
 
-def build_parts(header: dict, parent: dict, metadata: dict, content: dict) -> list[bytes]:
+def build_parts(
+    header: dict[str, Any],
+    parent: dict[str, Any],
+    metadata: dict[str, Any],
+    content: dict[str, Any],
+) -> list[Frame]:
     return [_dumps(header), _dumps(parent), _dumps(metadata), _dumps(content)]
 
 
 # --- towards the websocket client -------------------------------------------
 
 
-def to_ws_json(msg: KernelMessage, channel: str) -> tuple[list[bytes], bool]:
+def to_ws_json(msg: KernelMessage, channel: str) -> tuple[list[Frame], bool]:
     """Serialise for the default protocol: (chunks of one frame, is_binary).
 
     The frame is returned as chunks so that a large content part is written
@@ -181,7 +200,7 @@ def to_ws_json(msg: KernelMessage, channel: str) -> tuple[list[bytes], bool]:
     return [prefix, *body, *buffers], True
 
 
-def to_ws_v1(parts: list[bytes], channel: str) -> list[bytes]:
+def to_ws_v1(parts: Sequence[Frame], channel: str) -> list[Frame]:
     """Serialise for the v1 subprotocol (a binary frame), as chunks."""
     channel_bytes = channel.encode()
     count = len(parts) + 2
@@ -199,7 +218,7 @@ def to_ws_v1(parts: list[bytes], channel: str) -> list[bytes]:
 @dataclass(slots=True)
 class ClientMessage:
     channel: str
-    parts: list[bytes]
+    parts: list[Frame]
     header: dict[str, Any]
 
 
@@ -212,7 +231,7 @@ def _check_header(header: Any) -> dict[str, Any]:
 
 
 def _check_channel(channel: Any, allowed: frozenset[str] = CLIENT_CHANNELS) -> str:
-    if channel not in allowed:
+    if not isinstance(channel, str) or channel not in allowed:
         raise WireError(f"unknown or read-only channel {channel!r}")
     return channel
 
@@ -223,7 +242,7 @@ def from_ws_json(data: str | bytes, channels: frozenset[str] = CLIENT_CHANNELS) 
     ``channels`` are those accepted: a client may not write to iopub, a remote
     kernel gateway does.
     """
-    buffers: list[bytes] = []
+    buffers: list[Frame] = []
     if isinstance(data, bytes):
         if len(data) < 8:
             raise WireError("binary frame too short")
@@ -233,8 +252,8 @@ def from_ws_json(data: str | bytes, channels: frozenset[str] = CLIENT_CHANNELS) 
         offsets = [*list(struct.unpack_from(f"!{count}I", data, 4)), len(data)]
         if any(b < a for a, b in itertools.pairwise(offsets)) or offsets[-1] > len(data):
             raise WireError("bad offsets in binary frame")
-        chunks = [data[offsets[i] : offsets[i + 1]] for i in range(count)]
-        data, buffers = chunks[0], chunks[1:]
+        chunks: list[Frame] = [data[offsets[i] : offsets[i + 1]] for i in range(count)]
+        data, buffers = bytes(chunks[0]), chunks[1:]
     try:
         msg = json.loads(data)
     except ValueError as exc:
@@ -266,12 +285,12 @@ def from_ws_v1(data: bytes) -> ClientMessage:
     if any(b < a for a, b in itertools.pairwise(offsets)) or offsets[-1] > len(data):
         raise WireError("bad offsets in v1 frame")
     channel_bytes = data[offsets[0] : offsets[1]]
-    parts = [data[offsets[i] : offsets[i + 1]] for i in range(1, count - 1)]
+    parts: list[Frame] = [data[offsets[i] : offsets[i + 1]] for i in range(1, count - 1)]
     try:
         channel = _check_channel(channel_bytes.decode())
-        header = _check_header(json.loads(parts[0]))
+        header = _check_header(json.loads(bytes(parts[0])))
         for part in parts[1:4]:
-            if not isinstance(json.loads(part or b"{}"), dict):
+            if not isinstance(json.loads(bytes(part) or b"{}"), dict):
                 raise WireError("parent_header, metadata and content must be objects")
     except (UnicodeDecodeError, ValueError) as exc:
         raise WireError(f"unreadable v1 frame: {exc}") from exc

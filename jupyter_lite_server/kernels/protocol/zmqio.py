@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import zmq
 
@@ -26,7 +27,7 @@ _NOBLOCK = zmq.NOBLOCK
 ZERO_COPY_MIN = 65536
 
 
-def recv_parts(socket: zmq.Socket) -> list[bytes | memoryview]:
+def recv_parts(socket: zmq.Socket[Any]) -> list[bytes | memoryview]:
     """One multipart message; small frames as bytes, large ones as zero-copy views."""
     parts: list[bytes | memoryview] = []
     while True:
@@ -43,19 +44,19 @@ class ZMQChannel:
     """One ZMQ socket, read from the event loop; ``on_message`` gets each multipart message."""
 
     def __init__(
-        self, socket: zmq.Socket, on_message: Callable[[list], None] | None = None
+        self, socket: zmq.Socket[Any], on_message: Callable[[list[Any]], None] | None = None
     ) -> None:
         self.socket = socket
         self.on_message = on_message
         self._loop = asyncio.get_running_loop()
-        self._fd = socket.getsockopt(zmq.FD)
+        self._fd: int = socket.getsockopt(zmq.FD)  # type: ignore[assignment]
         self._closed = False
         self._loop.add_reader(self._fd, self._drain)
         self._loop.call_soon(self._drain)  # messages may already be waiting: no edge for them
 
     def _drain(self) -> None:
         socket = self.socket
-        while not self._closed and socket.getsockopt(_EVENTS) & _POLLIN:
+        while not self._closed and self._events() & _POLLIN:
             try:
                 frames = recv_parts(socket)
             except zmq.Again:
@@ -63,7 +64,10 @@ class ZMQChannel:
             if self.on_message is not None:
                 self.on_message(frames)
 
-    def send(self, frames: list[bytes]) -> bool:
+    def _events(self) -> int:
+        return self.socket.getsockopt(_EVENTS)  # type: ignore[return-value]
+
+    def send(self, frames: Sequence[bytes | memoryview]) -> bool:
         """Queue a message without ever blocking the event loop; False if it was dropped.
 
         With no send limit a socket only refuses when it has no pipe to any peer
@@ -78,7 +82,7 @@ class ZMQChannel:
             log.warning("Dropped a message to %s: the kernel is not connected",
                         self.socket.getsockopt_string(zmq.LAST_ENDPOINT) or "a kernel")  # fmt: skip
             return False
-        if self.socket.getsockopt(_EVENTS) & _POLLIN:
+        if self._events() & _POLLIN:
             self._loop.call_soon(self._drain)
         return True
 
@@ -101,7 +105,7 @@ def open_channel(
     subscribe: bool = False,
 ) -> ZMQChannel:
     """A connected socket of ``socket_type`` wrapped for the event loop."""
-    socket = zmq.Context.instance().socket(socket_type)
+    socket: zmq.Socket[Any] = zmq.Context.instance().socket(socket_type)
     socket.linger = 0
     # The kernel may not have bound its ports yet: retry soon (10 ms, backing off to
     # 100 ms) rather than libzmq's fixed 100 ms, so a starting kernel is reached sooner.

@@ -85,7 +85,7 @@ class LocalKernel(LaunchedKernel):
         self._tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._reader: _StderrReader | None = None
         self._transport: asyncio.BaseTransport | None = None
-        self.connection_info = manager.get_connection_info(session=False)
+        self.connection_info = dict(manager.get_connection_info(session=False))
 
     async def _attach_stderr(self) -> None:
         """Read the (new) process's stderr pipe without blocking the loop."""
@@ -96,9 +96,9 @@ class LocalKernel(LaunchedKernel):
         pipe = getattr(process, "stderr", None)
         if pipe is None:
             return
-        self._reader = _StderrReader(self._label, self._tail)
+        reader = self._reader = _StderrReader(self._label, self._tail)
         loop = asyncio.get_running_loop()
-        self._transport, _ = await loop.connect_read_pipe(lambda: self._reader, pipe)
+        self._transport, _ = await loop.connect_read_pipe(lambda: reader, pipe)
 
     async def interrupt(self) -> None:
         await self._km.interrupt_kernel()
@@ -269,7 +269,7 @@ async def adopt_local(
         connection_file=connection_file,
     )
     manager.kernel_id = kernel_id
-    manager.load_connection_info(connection_info)
+    manager.load_connection_info(connection_info)  # type: ignore[arg-type]
     provisioner = _AdoptedProvisioner(kernel_id=kernel_id, kernel_spec=spec, parent=manager)
     provisioner.adopted_pid = provisioner.pid = pid
     provisioner.pgid = info.get("pgid")

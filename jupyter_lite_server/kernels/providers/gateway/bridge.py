@@ -54,7 +54,7 @@ MAX_HELD = 1_000
 def new_connection_info(ip: str = "127.0.0.1", in_process: bool = False) -> dict[str, Any]:
     """Where the bridge binds: named in-process endpoints, or free ports on ``ip``."""
     if in_process:
-        transport, address, ports = "inproc", f"jls-gateway-{uuid.uuid4().hex}", range(1, 6)
+        transport, address, ports = "inproc", f"jls-gateway-{uuid.uuid4().hex}", [1, 2, 3, 4, 5]
     else:
         transport, address, ports = "tcp", ip, pick_ports(ip, 5)
     return {
@@ -105,7 +105,7 @@ class KernelBridge:
 
     def bind(self) -> None:
         """Bind the kernel's ports (the ones in connection_info)."""
-        context = zmq.Context.instance()
+        context: zmq.Context[Any] = zmq.Context.instance()
         info = self.connection_info
         try:
             for channel, socket_type in _SOCKET_TYPES.items():
@@ -227,7 +227,7 @@ class KernelBridge:
         if msg.channel == "iopub":
             self._sockets["iopub"].send(frames)
             return
-        parent_id = json.loads(msg.parts[1]).get("msg_id", "")
+        parent_id = json.loads(bytes(msg.parts[1])).get("msg_id", "")
         if msg.channel == "stdin":  # input_request: to whoever sent the execute_request
             identity = self._routes["shell"].get(parent_id)
         elif msg.header.get("msg_type", "").endswith("_reply"):

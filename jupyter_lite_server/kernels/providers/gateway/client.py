@@ -20,6 +20,7 @@ from urllib.parse import quote
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
+from ....compat.tornado_ws import client_socket
 from ..base import KernelStartError
 
 log = logging.getLogger("jls.kernels.gateway")
@@ -173,7 +174,9 @@ class GatewayClient:
                     ping_timeout=2 * self.settings.ping_interval or None,
                     max_message_size=self.settings.max_message_size,
                 )
-                connection.protocol.set_nodelay(True)  # requests go out at once
+                sock = client_socket(connection)
+                if sock is not None:  # requests go out at once
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 return connection
             except HTTPClientError as exc:
                 if exc.code != 599 or attempt == attempts:
@@ -201,11 +204,11 @@ def acknowledge_now(connection: WebSocketClientConnection) -> None:
     ACK back hoping to send it with a reply: about 40 ms per execute round
     trip. Quick-ack mode does not stick, hence a call after every message.
     """
-    protocol = connection.protocol
-    if _TCP_QUICKACK is None or protocol is None or protocol.stream.socket is None:
+    sock = client_socket(connection)
+    if _TCP_QUICKACK is None or sock is None:
         return
     with contextlib.suppress(OSError):
-        protocol.stream.socket.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
 
 
 def _http_to_ws(url: str) -> str:
