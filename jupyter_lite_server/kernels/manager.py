@@ -29,12 +29,8 @@ if TYPE_CHECKING:
     from .lifecycle.kernel import ManagedKernel
 
 __all__ = [
-    "KernelStartError",
-    "MappingKernelManager",
-    "NoSuchKernel",
-    "PoolConfigError",
-    "UnknownKernel",
-]
+    "KernelStartError", "MappingKernelManager", "NoSuchKernel", "PoolConfigError", "UnknownKernel",
+]  # fmt: skip
 
 
 class UnknownKernel(KeyError):
@@ -285,7 +281,7 @@ class MappingKernelManager(KernelManagerOptions):
         if not kernel.lifecycle.try_to(KernelState.RESTARTING):
             if kernel.lifecycle.is_ending:
                 raise UnknownKernel(kernel_id)
-            raise KernelStartError(f"Kernel {kernel_id} is already restarting")
+            return await self._join_restart(kernel)  # one is under way: its outcome is ours
         kernel.stop_ready_check()
         kernel.broadcast_status("restarting")
         self.log.info("Restarting kernel %s%s", kernel_id, " after it died" * after_death)
@@ -303,6 +299,15 @@ class MappingKernelManager(KernelManagerOptions):
             await self._remove_failed(kernel, exc)
             raise
         self._touch()
+        return kernel
+
+    async def _join_restart(self, kernel: ManagedKernel) -> ManagedKernel:
+        try:
+            await kernel.lifecycle.wait_ready(self.kernel_start_timeout)
+        except Exception as exc:
+            if kernel.lifecycle.ended_as is KernelState.CLOSING:
+                raise UnknownKernel(kernel.id) from exc
+            raise KernelStartError(f"Restarting kernel {kernel.id} failed: {exc}") from exc
         return kernel
 
     async def shutdown_kernel(self, kernel_id: str, now: bool = False) -> None:

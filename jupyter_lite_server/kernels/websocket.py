@@ -77,7 +77,7 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
         else:
             identity = uuid.uuid4().hex.encode()
             self.streams = {
-                channel: self.kernel.connect(
+                channel: self.kernel.connection.connect(
                     channel,
                     partial(self._on_kernel_reply, channel),
                     identity if channel != "control" else None,

@@ -291,3 +291,29 @@ def test_restart_while_the_kernel_starts_restarts_it_instead_of_failing(api):
         finally:
             ch.close()
         assert api.delete(f"api/kernels/{model['id']}").status_code == 204
+
+
+def test_two_restarts_at_once_both_answer_with_one_restarted_kernel(api):
+    """The second restart joins the one under way: no 500, one new process."""
+    model = api.start_kernel()
+    ch = api.channels(model["id"])
+    old_pid = kernel_pid(ch)
+    answers: list = []
+    threads = [
+        threading.Thread(
+            target=lambda: answers.append(api.post(f"api/kernels/{model['id']}/restart"))
+        )
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+    new_pid = kernel_pid(ch)
+    assert new_pid != old_pid
+    assert wait_gone(old_pid, 5), "the old kernel process is still running"
+    assert stream_text(ch.execute("print('once')")[1]) == "once\n"
+    ch.close()
+    assert api.delete(f"api/kernels/{model['id']}").status_code == 204
+    assert wait_gone(new_pid, 5)

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from ...timeutil import isoformat, utcnow
@@ -102,15 +101,6 @@ class ManagedKernel:
         return model
 
     # --- sockets ----------------------------------------------------------------
-
-    def connect(
-        self,
-        channel: str,
-        on_message: Callable[[list[Any]], None] | None = None,
-        identity: bytes | None = None,
-    ) -> ZMQChannel:
-        """A new DEALER socket to ``channel`` (shell, control or stdin)."""
-        return self.connection.connect(channel, on_message, identity)
 
     def start_watching(self, url: str | None = None) -> None:
         """Subscribe to iopub now, before any client can attach.
