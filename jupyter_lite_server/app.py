@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import os
 import re
-import secrets
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from tornado import httpserver, netutil
-from traitlets import Bool, Float, Integer, Unicode, default, validate
-from traitlets.config import Application, Config, catch_config_error
+from tornado import httpserver
+from traitlets.config import Config, catch_config_error
 
 from . import __version__
 from .auth.identity import IdentityProvider
-from .auth.policy import is_loopback, load_or_create_secret
+from .auth.password import LoginThrottle
+from .auth.policy import is_loopback
 from .auth.token import TokenIdentityProvider
 from .contents.errors import NotFound
 from .contents.manager import ContentsManager
@@ -30,58 +29,19 @@ from .hub.activity import ActivityReporter
 from .kernels.lifecycle.finder import KernelFinder
 from .kernels.manager import MappingKernelManager, PoolConfigError
 from .lab import lab_wiring
+from .server_options import ALIASES, FLAGS, ServerOptions
+from .service.discovery import RuntimeFile
+from .service.lifetime import NoActivityShutdown, RequestActivity
+from .service.listen import Endpoint, ListenError, bind_tcp, bind_unix, tls_context
+from .service.metrics import ServerMetrics
 from .sessions.manager import SessionError, SessionManager
 from .web.base import ApiError, NotFoundHandler
 from .web.limits import LimitedApplication
-from .web.logging import configure_logging, log_request
+from .web.logging import configure_logging
 from .web.wiring import Wiring
 
-ALIASES = {
-    "ip": "ServerApp.ip",
-    "port": "ServerApp.port",
-    "port-retries": "ServerApp.port_retries",
-    "token": "ServerApp.token",
-    "root": "ServerApp.root_dir",
-    "base-url": "ServerApp.base_url",
-    "allow-origin": "ServerApp.allow_origin",
-    "allow-origin-pat": "ServerApp.allow_origin_pat",
-    "config": "ServerApp.config_file",
-    "sessions-db": "SessionManager.database_filepath",
-    "gateway-url": "ServerApp.gateway_url",
-    "cull-idle-timeout": "MappingKernelManager.cull_idle_timeout",
-    "pool-size": "MappingKernelManager.pool_size",
-    "cull-interval": "MappingKernelManager.cull_interval",
-    "log-level": "Application.log_level",
-}
-FLAGS = {
-    "no-auth": (
-        {"ServerApp": {"no_auth": True}},
-        "Serve without authentication (only together with --token ''). Dangerous.",
-    ),
-    "allow-hidden": (
-        {"ContentsManager": {"allow_hidden": True}},
-        "List and serve hidden (dot) files.",
-    ),
-    "cull-connected": (
-        {"MappingKernelManager": {"cull_connected": True}},
-        "Cull idle kernels even when clients are connected.",
-    ),
-    "cull-busy": (
-        {"MappingKernelManager": {"cull_busy": True}},
-        "Cull kernels even when their last state was busy.",
-    ),
-    "keep-kernels": (
-        {"MappingKernelManager": {"keep_kernels": True}},
-        "Leave kernels running on shutdown for the next server (needs --sessions-db FILE).",
-    ),
-    "allow-credentials": (
-        {"ServerApp": {"allow_credentials": True}},
-        "Send Access-Control-Allow-Credentials: true on CORS responses.",
-    ),
-}
 
-
-class ServerApp(Application):
+class ServerApp(ServerOptions):
     """`jls serve`: the Jupyter Server REST and websocket API."""
 
     name = "jls"
@@ -90,80 +50,6 @@ class ServerApp(Application):
     aliases = ALIASES
     flags = FLAGS
     classes = [MappingKernelManager, KernelFinder, ContentsManager, SessionManager]
-
-    ip = Unicode("127.0.0.1", help="Address to listen on.").tag(config=True)
-    port = Integer(8888, help="Port to listen on (0: any free port).").tag(config=True)
-    port_retries = Integer(50, help="How many following ports to try if the port is taken.").tag(
-        config=True
-    )
-    token = Unicode(help="Token clients must present. Random unless given.").tag(config=True)
-    no_auth = Bool(False, help="Allow an empty token, disabling authentication.").tag(config=True)
-    root_dir = Unicode(help="Directory served by the contents API; kernels start in it.").tag(
-        config=True
-    )
-    base_url = Unicode("/", help="URL prefix of every endpoint.").tag(config=True)
-    allow_origin = Unicode("", help="Origin allowed for CORS and websockets ('*' for any).").tag(
-        config=True
-    )
-    allow_origin_pat = Unicode("", help="Regular expression of origins allowed.").tag(config=True)
-    allow_credentials = Bool(False, help="Allow credentials on CORS requests.").tag(config=True)
-    config_file = Unicode("", help="A config file (.py or .json) to load.").tag(config=True)
-    gateway_url = Unicode(
-        "", help="Kernels on this Kernel Gateway (sets GatewayProvider.url; docs/providers.md)."
-    ).tag(config=True)
-    max_body_size = Integer(
-        512 * 1024 * 1024, help="Largest request body accepted, in bytes (larger: 413)."
-    ).tag(config=True)
-    max_ws_message_size = Integer(
-        128 * 1024 * 1024,
-        help="Largest websocket message a client may send, in bytes (larger: close code 1009).",
-    ).tag(config=True)
-    serve_lab = Bool(
-        True, help="Serve JupyterLab at /lab when the jupyterlab package is installed."
-    ).tag(config=True)
-    hub_activity_check_interval = Float(
-        10.0, help="Under JupyterHub: seconds between checks for new activity to report."
-    ).tag(config=True)
-    cookie_secret_file = Unicode(
-        help="File holding the secret that signs login cookies (created if missing), so "
-        "browsers stay logged in across server restarts."
-    ).tag(config=True)
-
-    @default("cookie_secret_file")
-    def _default_cookie_secret_file(self) -> str:
-        from jupyter_core.paths import jupyter_runtime_dir
-
-        return os.path.join(jupyter_runtime_dir(), "jls_cookie_secret")
-
-    @property
-    def cookie_secret(self) -> bytes:
-        if not hasattr(self, "_cookie_secret"):
-            self._cookie_secret = load_or_create_secret(self.cookie_secret_file)
-        return self._cookie_secret
-
-    @default("log_level")
-    def _default_log_level(self) -> int:
-        return logging.INFO  # lifecycle events (kernels started, culled, reattached) are shown
-
-    @default("token")
-    def _default_token(self) -> str:
-        return secrets.token_hex(24)
-
-    @default("root_dir")
-    def _default_root_dir(self) -> str:
-        return os.getcwd()
-
-    @validate("root_dir")
-    def _validate_root_dir(self, proposal: Any) -> str:
-        value = os.path.abspath(os.path.expanduser(proposal["value"]))
-        if not os.path.isdir(value):
-            raise ValueError(f"root directory {value!r} does not exist")
-        return value
-
-    @validate("base_url")
-    def _validate_base_url(self, proposal: Any) -> str:
-        value = proposal["value"]
-        return "/" + value.strip("/") + "/" if value.strip("/") else "/"
 
     @catch_config_error
     def initialize(self, argv: list[str] | None = None) -> None:
@@ -180,9 +66,11 @@ class ServerApp(Application):
             self.load_config_file(filename, path=directory)
         self.update_config(Config(cli_config))
         configure_logging(self.log_level)  # type: ignore[arg-type]
-        if not self.token and not self.no_auth:
+        if not self.token and not self.password and not self.no_auth:
             raise ValueError("An empty --token needs --no-auth as well (it disables all auth)")
-        if not self.token and not is_loopback(self.ip):
+        if self.sock and "port" in self.config.get("ServerApp", {}):
+            raise ValueError("--sock and --port exclude each other: a server listens on one")
+        if not self.token and not self.password and not is_loopback(self.ip) and not self.sock:
             raise ValueError(
                 f"Refusing to listen on {self.ip!r} without a token: anyone who can reach "
                 "it could run code. Give a --token, or listen on 127.0.0.1."
@@ -216,6 +104,7 @@ class ServerApp(Application):
         from .contents.handlers import routes as contents_routes
         from .kernels.handlers import routes as kernel_routes
         from .kernelspecs.handlers import routes as kernelspec_routes
+        from .service import routes as service_routes
         from .sessions.handlers import routes as session_routes
         from .web.login import routes as login_routes
         from .web.misc import routes as misc_routes
@@ -229,6 +118,7 @@ class ServerApp(Application):
             *kernel_routes(),
             *session_routes(),
             *contents_routes(),
+            *service_routes(),
             (r"api/.*", NotFoundHandler),
         ]
         return [(self.base_url + pattern, *rest) for pattern, *rest in table]
@@ -257,10 +147,17 @@ class ServerApp(Application):
             else None,
             "allow_credentials": self.allow_credentials,
             "started": datetime.now(UTC),
-            "log_function": log_request,
-            "websocket_ping_interval": 0,
+            "log_function": self.activity,
+            "websocket_ping_interval": self.websocket_ping_interval or None,
+            "websocket_ping_timeout": self.websocket_ping_timeout or None,
             "websocket_max_message_size": self.max_ws_message_size,
             "max_body_size": self.max_body_size,
+            "allow_remote_access": self.allow_remote_access,
+            "local_hostnames": list(self.local_hostnames),
+            "login_throttle": LoginThrottle(),
+            "request_shutdown": self.stop,
+            "metrics": self.metrics,
+            "authenticate_prometheus": self.authenticate_prometheus,
         }
 
     def identity_provider(self) -> IdentityProvider:
@@ -269,67 +166,94 @@ class ServerApp(Application):
         if self.hub is not None and self.hub.identity_provider is not None:
             return self.hub.identity_provider
         return TokenIdentityProvider(
-            self.token, self.cookie_secret, f"jls-login-{self.port}", cookie_path=self.base_url
+            self.token,
+            self.cookie_secret,
+            f"jls-login-{self.port}",
+            cookie_path=self.base_url,
+            hashed_password=self.password,
         )
 
     # --- running ----------------------------------------------------------------
 
     def bind(self) -> list[socket.socket]:
-        """Bind the port, or the next free ones unless port_retries is 0."""
-        attempts = 1 if self.port == 0 else self.port_retries + 1
-        for offset in range(attempts):
-            port = self.port + offset if self.port else 0
-            try:
-                sockets = netutil.bind_sockets(port, address=self.ip)
-            except OSError as exc:
-                if exc.errno in (errno.EADDRINUSE, errno.EACCES) and offset + 1 < attempts:
-                    self.log.info("Port %d is in use, trying another.", port)
-                    continue
-                raise
-            self.port = sockets[0].getsockname()[1]
-            return sockets
-        raise OSError(errno.EADDRINUSE, f"no free port from {self.port}")
+        """The listening sockets: the Unix socket, or the port (or the next free ones)."""
+        if self.sock:
+            return bind_unix(self.sock)
+        sockets, self.port = bind_tcp(self.ip, self.port, self.port_retries)
+        return sockets
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.ip, self.port, self.sock, secure=bool(self.certfile))
 
     @property
     def display_url(self) -> str:
-        host = f"[{self.ip}]" if ":" in self.ip else (self.ip or "localhost")
-        url = f"http://{host}:{self.port}{self.base_url}"
-        return f"{url}?token={self.token}" if self.token else url
+        """The URL to open; a token the user chose is not printed (it is theirs to know)."""
+        url = self.endpoint.url(self.base_url)
+        if not self.token:
+            return url
+        return f"{url}?token={self.token if self.token_was_generated else '...'}"
+
+    def server_info(self) -> dict[str, Any]:
+        """What jupyter_server writes in its runtime file, for `jupyter server list`."""
+        return {
+            "url": self.endpoint.url(self.base_url),
+            "hostname": self.ip or "localhost",
+            "port": 0 if self.sock else self.port,
+            "sock": self.sock,
+            "secure": bool(self.certfile),
+            "base_url": self.base_url,
+            "token": self.token,
+            "root_dir": self.root_dir,
+            "password": bool(self.password),
+            "pid": os.getpid(),
+            "version": __version__,
+        }
+
+    def stop(self) -> None:
+        """Stop as on SIGTERM: kernels are shut down, then the process exits."""
+        self._stop.set()
 
     async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        ssl_options = tls_context(self.certfile, self.keyfile, self.client_ca)
         sockets = self.bind()  # first: the port names the login cookie
         await self.session_manager.open()
         await self.kernel_manager.reattach_kernels()
         await self.session_manager.prune()
         await self.kernel_manager.start_pool()
+        self.activity = RequestActivity()
+        self.metrics = ServerMetrics(self.kernel_manager)
+        self.activity.observers.append(self.metrics.observe)
         self.web_app = LimitedApplication(self.routes(), **self.web_settings())
         server = httpserver.HTTPServer(
-            self.web_app, xheaders=True, max_body_size=self.max_body_size
+            self.web_app, xheaders=True, max_body_size=self.max_body_size, ssl_options=ssl_options
         )
         server.add_sockets(sockets)
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        if not self.token:
+            loop.add_signal_handler(signum, self.stop)
+        if not self.token and not self.password:
             self.log.warning(
                 "Authentication is disabled (--no-auth): anyone who can reach "
                 "this port can run code as %s.",
                 os.environ.get("USER", "this user"),
             )
         self.log.info("jls %s serving %s", __version__, self.root_dir)
+        runtime_file = RuntimeFile(self.server_info())
+        try:
+            runtime_file.write()
+        except OSError as exc:  # discovery is a convenience: serve anyway, and say so
+            self.log.warning("Could not write %s (%s): `jupyter server list` and `jls list` "
+                             "will not show this server", runtime_file.path, exc)  # fmt: skip
         print(f"jls {__version__} is running at:\n    {self.display_url}", flush=True)
-        activity = None
-        if self.hub is not None:
-            started = self.web_app.settings["started"]
-            km = self.kernel_manager
-            activity = ActivityReporter(
-                lambda: max(started, km.last_activity), self.hub_activity_check_interval
-            )
-            activity.start()
-        await stop.wait()
-        if activity is not None:
-            activity.stop()
+        stop_watches = self._start_watches()
+        try:
+            await self._stop.wait()
+        finally:
+            runtime_file.remove()
+        for stop_watch in stop_watches:
+            stop_watch()
         self.log.info("Shutting down: stopping kernels")
         server.stop()
         await self.kernel_manager.shutdown_all()
@@ -337,11 +261,30 @@ class ServerApp(Application):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(server.close_all_connections(), 5)
 
+    def _start_watches(self) -> list[Callable[[], None]]:
+        """JupyterHub activity reports and the no-activity shutdown; how to stop each."""
+        km = self.kernel_manager
+        idle = NoActivityShutdown(
+            self.shutdown_no_activity_timeout, self.activity, lambda: len(km), self.stop
+        )
+        idle.start()
+        if self.hub is None:
+            return [idle.cancel]
+        started = self.web_app.settings["started"]
+        reporter = ActivityReporter(
+            lambda: max(started, km.last_activity), self.hub_activity_check_interval
+        )
+        reporter.start()
+        return [idle.cancel, reporter.stop]
+
     def start(self) -> None:
         try:
             asyncio.run(self._serve())
         except (SessionError, PoolConfigError) as exc:
             self.log.critical("%s", exc)
+            sys.exit(1)
+        except ListenError as exc:
+            self.log.critical("Cannot listen: %s", exc.strerror or exc)
             sys.exit(1)
         except OSError as exc:
             self.log.critical("Cannot listen on %s:%s: %s", self.ip, self.port, exc)

@@ -94,7 +94,7 @@ def start_server(
         line = proc.stdout.readline()
         if not line:
             break
-        found = re.search(r"(http://\S+?/)(\?token=\S*)?$", line.strip())
+        found = re.search(r"(https?://\S+?/)(\?token=\S*)?$", line.strip())
         if found:
             url = found.group(1)
             break
@@ -112,7 +112,9 @@ def start_server_in(base: str | os.PathLike, *args: str, **kwargs) -> Server:
     return start_server(root, str(base), *args, **kwargs)
 
 
-def run_jls(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
+def run_jls(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60, input: str | None = None
+):
     """Run ``python -m jupyter_lite_server ARGS`` to completion (for start-up errors)."""
     return subprocess.run(
         [sys.executable, "-m", "jupyter_lite_server", *args],
@@ -120,19 +122,24 @@ def run_jls(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
         text=True,
         env=env,
         timeout=timeout,
+        input=input,
     )
 
 
 class Api:
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, ca_file: str | None = None) -> None:
         self.url = url
         self.token = token
         self.http = requests.Session()
+        self.sslopt = {"ca_certs": ca_file} if ca_file else None  # wss: trust this CA
+        self.ca_file = ca_file
         if token:
             self.http.headers["Authorization"] = f"token {token}"
 
     def request(self, method: str, path: str, **kw) -> requests.Response:
         kw.setdefault("timeout", 90)
+        if self.ca_file:  # per request: an environment CA bundle would override Session.verify
+            kw.setdefault("verify", self.ca_file)
         return self.http.request(method, self.url + path.lstrip("/"), **kw)
 
     def get(self, path: str, **kw) -> requests.Response:
@@ -162,13 +169,13 @@ class Api:
         session_id: str | None = None,
         token: str | None = None,
     ) -> KernelChannel:
-        ws_url = self.url.replace("http://", "ws://") + f"api/kernels/{kernel_id}/channels"
+        ws_url = re.sub(r"^http", "ws", self.url) + f"api/kernels/{kernel_id}/channels"
         ws_url += f"?session_id={session_id or uuid.uuid4().hex}"
         token = self.token if token is None else token
         headers = [f"Authorization: token {token}"] if token else []
         subprotocols = [V1] if protocol == "v1" else None
         ws = websocket.create_connection(
-            ws_url, header=headers, subprotocols=subprotocols, timeout=60
+            ws_url, header=headers, subprotocols=subprotocols, timeout=60, sslopt=self.sslopt
         )
         return KernelChannel(ws, protocol)
 

@@ -65,7 +65,12 @@ class IdentityProvider(Protocol):
         """A page was opened with credentials in its URL: keep the browser logged in."""
         ...
 
-    def login(self, handler: RequestHandler, secret: str) -> bool:
+    @property
+    def login_prompt(self) -> str:
+        """What the login form asks for ("Token", "Password or token")."""
+        ...
+
+    async def login(self, handler: RequestHandler, secret: str) -> bool:
         """The login form's secret: True (and the browser logged in) if it is right."""
         ...
 

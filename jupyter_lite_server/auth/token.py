@@ -1,16 +1,18 @@
-"""The server token, and the login cookie a browser gets for presenting it once.
+"""The server token (or a password), and the login cookie a browser gets for it.
 
 A request is authenticated by the token in ``Authorization: token T``,
 ``Authorization: Bearer T`` or ``?token=T`` (websockets too), or by the login
 cookie a browser receives after presenting the token once (``/login``, or a
 page opened with ``?token=T``). Tokens are compared in constant time; the
-cookie is signed with the server's cookie secret. With no token configured
-(only allowed together with ``--no-auth`` on a loopback address) every
-request is accepted.
+cookie is signed with the server's cookie secret. With a hashed password
+configured (``jls password``) the login page also accepts the password; the
+token may then be empty. With neither (only allowed together with
+``--no-auth`` on a loopback address) every request is accepted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import hmac
 
@@ -18,6 +20,7 @@ from tornado.httputil import HTTPServerRequest
 from tornado.web import RequestHandler, create_signed_value, decode_signed_value
 
 from .identity import Credentials, User
+from .password import check_password
 
 #: Days a login cookie stays valid.
 COOKIE_MAX_AGE_DAYS = 30
@@ -33,8 +36,10 @@ class TokenIdentityProvider:
         cookie_name: str = "jls-login",
         username: str | None = None,
         cookie_path: str = "/",
+        hashed_password: str = "",
     ) -> None:
         self.token = token
+        self.hashed_password = hashed_password
         self.cookie_secret = cookie_secret
         #: Browsers do not separate cookies by port: the server names it after its own.
         self.cookie_name = cookie_name
@@ -43,7 +48,7 @@ class TokenIdentityProvider:
 
     @property
     def auth_enabled(self) -> bool:
-        return bool(self.token)
+        return bool(self.token or self.hashed_password)
 
     def token_from(self, request: HTTPServerRequest) -> str | None:
         header = request.headers.get("Authorization", "")
@@ -78,11 +83,19 @@ class TokenIdentityProvider:
         ):
             self._set_cookie(handler)
 
-    def login(self, handler: RequestHandler, secret: str) -> bool:
-        if not self.check_token(secret):
-            return False
-        self._set_cookie(handler)
-        return True
+    @property
+    def login_prompt(self) -> str:
+        return "Password or token" if self.hashed_password else "Token"
+
+    async def login(self, handler: RequestHandler, secret: str) -> bool:
+        """The token, or the password (argon2 runs off the event loop: ~0.1 s of CPU)."""
+        good = self.check_token(secret)
+        if not good and self.hashed_password and secret:
+            loop = asyncio.get_running_loop()
+            good = await loop.run_in_executor(None, check_password, self.hashed_password, secret)
+        if good:
+            self._set_cookie(handler)
+        return good
 
     def logout(self, handler: RequestHandler) -> None:
         handler.clear_cookie(self.cookie_name, path=self.cookie_path)

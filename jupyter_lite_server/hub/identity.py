@@ -54,7 +54,9 @@ class HubIdentityProvider:
     def remember_login(self, handler: RequestHandler) -> None:
         return  # the hub's OAuth cookie is the login
 
-    def login(self, handler: RequestHandler, secret: str) -> bool:
+    login_prompt = "JupyterHub login"
+
+    async def login(self, handler: RequestHandler, secret: str) -> bool:
         return False  # logging in happens at the hub
 
     def logout(self, handler: RequestHandler) -> None:

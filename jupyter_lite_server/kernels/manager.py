@@ -8,7 +8,6 @@ restarts them within bounds, and shuts them all down with the server.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import uuid
 from collections.abc import Callable
@@ -17,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..timeutil import utcnow
 from .lifecycle.finder import KernelFinder, NoSuchKernel
-from .lifecycle.state import KernelState
-from .lifecycle.watch import Culler, CullRules, DeathWatch, RestartBudget
+from .lifecycle.state import KernelState, UnknownKernel
+from .lifecycle.watch import Culler, CullRules, DeathPolicy, DeathWatch, RestartBudget
 from .options import KernelManagerOptions
 from .persistence import KernelPersistence
 from .persistence.store import KernelStore
 from .pool import PoolConfigError, WarmPool, validate_pool
 from .providers.base import KernelStartError, LaunchRequest
+from .stats import KernelStats
 
 if TYPE_CHECKING:
     from .lifecycle.kernel import ManagedKernel
@@ -31,13 +31,6 @@ if TYPE_CHECKING:
 __all__ = [
     "KernelStartError", "MappingKernelManager", "NoSuchKernel", "PoolConfigError", "UnknownKernel",
 ]  # fmt: skip
-
-
-class UnknownKernel(KeyError):
-    """No kernel with that id."""
-
-    def __str__(self) -> str:
-        return f"Kernel does not exist: {self.args[0]}"
 
 
 class MappingKernelManager(KernelManagerOptions):
@@ -49,13 +42,19 @@ class MappingKernelManager(KernelManagerOptions):
         self._finder: KernelFinder | None = None
         self._kernels: dict[str, ManagedKernel] = {}
         self._proven: set[str] = set()  # kernel types that have started successfully
-        self._restarts = RestartBudget(self.restart_limit, self.restart_window)
         self._pool: WarmPool | None = None
         self._persistence: KernelPersistence | None = None
         self._background: set[asyncio.Future[Any]] = set()
+        self.stats = KernelStats(lambda: tuple(self._kernels.values()))
+        self._deaths = DeathPolicy(
+            RestartBudget(self.restart_limit, self.restart_window) if self.autorestart else None,
+            restart=lambda kernel: self.restart_kernel(kernel.id, now=True, after_death=True),
+            remove=self._remove_failed,
+            count=self.stats.deaths,
+        )
         self._death_watch = DeathWatch(
             lambda: tuple(self._kernels.values()),
-            self._on_death,
+            self._deaths.handle,
             self.watch_interval,
             keep_running=lambda: bool(self._kernels or (self._pool and self._pool.has_kernels())),
             also_each_round=lambda: self._pool.watch() if self._pool else asyncio.sleep(0),
@@ -98,8 +97,17 @@ class MappingKernelManager(KernelManagerOptions):
         except KeyError:
             raise UnknownKernel(kernel_id) from None
 
+    def kernels(self) -> tuple[ManagedKernel, ...]:
+        return tuple(self._kernels.values())
+
     def list_models(self) -> list[dict[str, Any]]:
         return [kernel.model() for kernel in self._kernels.values()]
+
+    def pool_counts(self) -> tuple[int, int]:
+        """(ready kernels in the warm pool, kernels handed out from it so far)."""
+        if self._pool is None:
+            return 0, 0
+        return len(self._pool.pool.all_kernels()), self._pool.handed_out
 
     def total_connections(self) -> int:
         return sum(len(kernel.clients) for kernel in self._kernels.values())
@@ -227,9 +235,11 @@ class MappingKernelManager(KernelManagerOptions):
         self.log.warning("Kernel %s removed: %s", kernel.id, str(reason).splitlines()[0])
 
     def _forget(self, kernel_id: str) -> None:
-        if self._kernels.pop(kernel_id, None) is None:
+        kernel = self._kernels.pop(kernel_id, None)
+        if kernel is None:
             return
-        self._restarts.forget(kernel_id)
+        self.stats.kernel_removed(kernel)
+        self._deaths.forget(kernel_id)
         if self._persistence is not None:
             self._persistence.remove(kernel_id)
         for listener in self.removal_listeners:
@@ -283,6 +293,7 @@ class MappingKernelManager(KernelManagerOptions):
                 raise UnknownKernel(kernel_id)
             return await self._join_restart(kernel)  # one is under way: its outcome is ours
         kernel.stop_ready_check()
+        self.stats.restarts["death" if after_death else "client"] += 1
         kernel.broadcast_status("restarting")
         self.log.info("Restarting kernel %s%s", kernel_id, " after it died" * after_death)
         try:
@@ -327,22 +338,6 @@ class MappingKernelManager(KernelManagerOptions):
             kernel.lifecycle.to(KernelState.GONE)
             self._touch()
         self.log.info("Kernel shut down: %s", kernel_id)
-
-    async def _on_death(self, kernel: ManagedKernel) -> None:
-        """The death watch found a READY kernel's process gone: restart it, or remove it."""
-        deaths = self._restarts.record_death(kernel.id)
-        if self.autorestart and self._restarts.allows_restart(deaths):
-            self.log.warning(
-                "Kernel %s died unexpectedly; restarting (%d of %d allowed within %.0f s)",
-                kernel.id, deaths, self.restart_limit - 1, self.restart_window,
-            )  # fmt: skip
-            with contextlib.suppress(Exception):  # logged, and the kernel removed, by restart
-                await self.restart_kernel(kernel.id, now=True, after_death=True)
-            return
-        self.log.error(
-            "Kernel %s is dead; removing it. %s", kernel.id, kernel.launched.failure_details()
-        )
-        await self._remove_failed(kernel, RuntimeError("kernel died"))
 
     # --- kernels of an earlier server, and the end of this one -----------------------
 

@@ -113,6 +113,7 @@ class WarmPool:
         self._root_dir = root_dir
         self._tasks: set[asyncio.Future] = set()
         self.stopping = False
+        self.handed_out = 0
 
     async def check(self, finder: KernelFinder) -> None:
         """Refuse kernels that cannot be pooled, with a reason a person can act on."""
@@ -150,6 +151,7 @@ class WarmPool:
         kernel.execution_state = "idle"
         kernel.last_activity = utcnow()
         log.info("Kernel %s (%s) handed out from the pool", kernel.id, name)
+        self.handed_out += 1
         return kernel
 
     def refill(self, name: str, delay: float = 0.0) -> None:

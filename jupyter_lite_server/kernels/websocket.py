@@ -122,6 +122,7 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
             return
         stream.send(wire.to_zmq(msg.parts, self.kernel.signer))
         self.kernel.touch()
+        self.kernel.relayed += 1
 
     async def _release_held(self) -> None:
         try:
@@ -141,6 +142,7 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
         except wire.WireError as exc:
             log.warning("Kernel %s: dropped a %s message: %s", self.kernel.id, channel, exc)
             return
+        self.kernel.relayed += 1
         self._send_to_client(msg, channel)
 
     def _send_to_client(self, msg: wire.KernelMessage, channel: str) -> None:

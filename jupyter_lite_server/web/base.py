@@ -16,6 +16,7 @@ from typing import Any
 from tornado import web
 
 from ..auth.identity import Forbidden, IdentityProvider, User
+from .hosts import host_name, is_local_host
 
 log = logging.getLogger("jls.web")
 
@@ -90,7 +91,34 @@ class JsonErrorsMixin:
 
 
 class AuthenticatedMixin:
-    """The one authentication step, shared by REST handlers and every websocket."""
+    """The one authentication step, shared by REST handlers and every websocket.
+
+    It starts with the DNS-rebinding defence (web/hosts.py): a request whose Host
+    is not local, to a server on loopback, is refused in JSON before anything else.
+    """
+
+    def refuse_foreign_host(self) -> None:
+        settings = self.settings  # type: ignore[attr-defined]
+        if settings.get("allow_remote_access", True):
+            return
+        request = self.request  # type: ignore[attr-defined]
+        if is_local_host(request.host, settings.get("local_hostnames", ["localhost"])):
+            return
+        log.warning(
+            "403 %s %s from %s: Host %r is not a local name (a DNS-rebinding page?); "
+            "start with --allow-remote-access or add it to ServerApp.local_hostnames "
+            "if it is yours", request.method, request.path, request.remote_ip, request.host,
+        )  # fmt: skip
+        self.set_status(403)  # type: ignore[attr-defined]
+        self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
+        self.finish(  # type: ignore[attr-defined]
+            json.dumps({
+                "message": f"Host {host_name(request.host)!r} is not allowed: this server "
+                "only answers to local names",
+                "reason": "Forbidden",
+            })
+        )  # fmt: skip
+        raise web.Finish()
 
     @property
     def identity_provider(self) -> IdentityProvider:
@@ -122,6 +150,7 @@ class BaseHandler(AuthenticatedMixin, CorsMixin, web.RequestHandler):
         return None  # set by prepare(), once the identity provider has answered
 
     async def prepare(self) -> None:
+        self.refuse_foreign_host()
         self.set_cors_headers()
         origin = self.request.headers.get("Origin")
         if origin and not self.allowed_origin(origin):
@@ -163,6 +192,7 @@ class AuthenticatedWebSocketMixin(JsonErrorsMixin, AuthenticatedMixin, CorsMixin
     """
 
     async def refuse_unless_authenticated(self) -> None:
+        self.refuse_foreign_host()
         if await self.authenticate() is None:
             request = self.request  # type: ignore[attr-defined]
             log.warning("403 websocket %s from %s: missing or wrong credentials",

@@ -1,13 +1,20 @@
-"""Browser login: ``/login`` asks for the token once and sets the login cookie."""
+"""Browser login: ``/login`` asks for the token (or the password) and sets the login cookie.
+
+Wrong answers are throttled per client and overall (``auth/password.py``):
+while a client is locked out it gets a 429 with ``Retry-After``, even for
+the right answer, so guessing costs time whatever the guesser learns.
+"""
 
 from __future__ import annotations
 
 import html
 import logging
+import math
 from urllib.parse import urlparse
 
 from tornado import web
 
+from ..auth.password import LoginThrottle
 from .base import BaseHandler
 
 log = logging.getLogger("jls.auth")
@@ -20,7 +27,7 @@ input{{font-size:1em;padding:.3em}} .error{{color:#b00}}</style></head>
 <form method="post" action="{action}">
 <input type="hidden" name="_xsrf" value="{xsrf}">
 <input type="hidden" name="next" value="{next}">
-<label>Token <input type="password" name="password" autofocus autocomplete="off"></label>
+<label>{label} <input type="password" name="password" autofocus autocomplete="off"></label>
 <button type="submit">Log in</button></form>
 <p>The token is printed by <code>jls serve</code> when it starts.</p></body></html>
 """
@@ -56,6 +63,7 @@ class LoginHandler(BaseHandler):
         self.finish(
             PAGE.format(
                 message=f'<p class="error">{html.escape(message)}</p>' if message else "",
+                label=html.escape(self.identity_provider.login_prompt),
                 action=html.escape(self.request.path),
                 xsrf=html.escape(self.xsrf_token.decode("ascii")),
                 next=html.escape(self._next_url()),
@@ -68,12 +76,27 @@ class LoginHandler(BaseHandler):
             return
         self._page()
 
-    def post(self) -> None:
-        offered = self.get_body_argument("password", "") or self.get_body_argument("token", "")
-        if not self.identity_provider.login(self, offered):
-            log.warning("Failed login from %s", self.request.remote_ip)
-            self._page("That token is not valid.", status=401)
+    @property
+    def throttle(self) -> LoginThrottle:
+        return self.settings["login_throttle"]
+
+    async def post(self) -> None:
+        client = self.request.remote_ip or "?"
+        wait = self.throttle.retry_after(client)
+        if wait > 0:
+            log.warning("Login from %s refused: too many failed attempts (%.0f s left)",
+                        client, wait)  # fmt: skip
+            self.set_header("Retry-After", str(math.ceil(wait)))
+            self._page(f"Too many failed attempts: try again in {math.ceil(wait)} s.", 429)
             return
+        offered = self.get_body_argument("password", "") or self.get_body_argument("token", "")
+        if not await self.identity_provider.login(self, offered):
+            self.throttle.failed(client)
+            log.warning("Failed login from %s", client)
+            what = self.identity_provider.login_prompt.lower()
+            self._page(f"That {what} is not valid.", status=401)
+            return
+        self.throttle.succeeded(client)
         self.redirect(self._next_url())
 
 

@@ -40,6 +40,7 @@ def kill_kernel_process(ch, until="restarting"):
     return pid, statuses_until(ch, until)
 
 
+@pytest.mark.slow  # watches for a second restart
 def test_sigkilled_kernel_is_restarted_and_clients_told(fast_watch_server):
     api = fast_watch_server.api()
     model = api.start_kernel()
@@ -76,3 +77,41 @@ def test_kernel_dying_too_often_is_declared_dead_and_removed(fast_watch_server):
         assert time.monotonic() < deadline, "dead kernel still listed"
         time.sleep(0.1)
     ch.close()
+
+
+def messages_until_status(ch, wanted, timeout=30):
+    """Every iopub message up to (and including) the status ``wanted``."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while True:
+        m = ch.recv(max(0.1, deadline - time.monotonic()))
+        seen.append(m)
+        if m["header"]["msg_type"] == "status" and m["content"]["execution_state"] == wanted:
+            return seen
+
+
+@pytest.mark.parametrize(
+    "code, said",
+    [
+        ("import os; os._exit(3)", "Kernel died: exited with code 3"),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
+         "Kernel died: killed by signal 9 (SIGKILL)"),
+    ],
+)  # fmt: skip
+def test_why_a_kernel_died_is_told_to_clients_the_log_and_the_model(fast_watch_server, code, said):
+    api = fast_watch_server.api()
+    model = api.start_kernel()
+    ch = api.channels(model["id"])
+    kernel_pid(ch)  # it runs
+    ch.send(ch.message("execute_request", {"code": code, "silent": False}))
+    seen = messages_until_status(ch, "restarting")
+    notices = [
+        m["content"]["text"]
+        for m in seen
+        if m["header"]["msg_type"] == "stream" and m["content"]["name"] == "stderr"
+    ]
+    assert any(text.startswith(said) for text in notices), notices
+    assert said in api.get(f"api/kernels/{model['id']}").json()["reason"]
+    assert said in fast_watch_server.log_text()
+    ch.close()
+    api.delete(f"api/kernels/{model['id']}")

@@ -16,6 +16,9 @@ from jls_client import (
     wait_until,
 )
 
+# Pools fill and refill over seconds: the full suite (CI) runs them.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def pool_server(tmp_path):

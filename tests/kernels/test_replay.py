@@ -3,6 +3,9 @@
 import pytest
 from jls_client import stream_text, wait_until
 
+# Output kept over seconds of absence: the full suite (CI) runs it.
+pytestmark = pytest.mark.slow
+
 
 def wait_idle(api, kernel_id):
     """The kernel finished what it was given (its last status on iopub was idle)."""

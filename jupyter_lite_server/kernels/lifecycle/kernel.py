@@ -60,6 +60,10 @@ class ManagedKernel:
         self.lifecycle = Lifecycle()
         self.execution_state = "starting"
         self.last_activity = utcnow()
+        #: Messages relayed (iopub, replies, client requests): for /metrics.
+        self.relayed = 0
+        #: Why the kernel's process last died unasked (shown in the model), if it did.
+        self.death_reason = ""
         self.clients: set[ChannelClient] = set()
         self._iopub: ZMQChannel | None = None
         self._iopub_seen = asyncio.Event()
@@ -98,6 +102,8 @@ class ManagedKernel:
         environment = self.launched.environment()
         if environment:  # e.g. the image digest of a container kernel
             model["environment"] = environment
+        if self.death_reason:  # why its process last died (clients that do not know it ignore it)
+            model["reason"] = self.death_reason
         return model
 
     # --- sockets ----------------------------------------------------------------
@@ -120,6 +126,7 @@ class ManagedKernel:
             self._keep_for_absent_client(msg)
             return
         self._iopub_seen.set()
+        self.relayed += 1
         if msg.msg_type == "iopub_welcome":
             return  # addressed to our subscription (ipykernel 7), not to clients
         self.last_activity = utcnow()
@@ -147,6 +154,12 @@ class ManagedKernel:
                     frame = wire.to_ws_json(msg, channel)
                 frames[client.protocol] = frame
             client.write_frame(*frame)
+
+    def broadcast_stderr(self, text: str) -> None:
+        """A notice from the server, shown in the notebook like the kernel's own stderr."""
+        header = wire.new_header("stream", self.session_id, username="kernel")
+        parts = wire.build_parts(header, {}, {}, {"name": "stderr", "text": text})
+        self.fan_out(wire.KernelMessage(parts=parts, header=header), "iopub")
 
     def broadcast_status(self, state: str) -> None:
         """Tell clients the kernel is restarting/dead, as jupyter_server does."""

@@ -55,6 +55,13 @@ class IllegalTransition(RuntimeError):
     """A transition the diagram does not allow: a bug in whoever asked for it."""
 
 
+class UnknownKernel(KeyError):
+    """No kernel with that id (never started here, or gone)."""
+
+    def __str__(self) -> str:
+        return f"Kernel does not exist: {self.args[0]}"
+
+
 class KernelEnded(RuntimeError):
     """The kernel was shut down or removed before it became ready."""
 

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -154,3 +154,62 @@ class Culler(_Loop):
                 )  # fmt: skip
                 with contextlib.suppress(KeyError):  # UnknownKernel: gone meanwhile
                     await self._shutdown(kernel.id)
+
+
+def death_report(kernel: ManagedKernel, tail_lines: int = 10) -> tuple[str, str]:
+    """(what clients and the log are told, a metrics label) for a kernel that died unasked.
+
+    ``Kernel died: killed by signal 9 (SIGKILL) (out of memory?)``, then the last
+    lines the kernel wrote to stderr, so a user sees why instead of a bare death.
+    """
+    ended = kernel.launched.exit_details()
+    how = ended.describe() if ended is not None else "its process is gone (the cause is not known)"
+    text = f"Kernel died: {how}"
+    tail = kernel.launched.failure_details().strip().splitlines()[-tail_lines:]
+    if tail:
+        text += "\nIts last output:\n" + "\n".join(tail)
+    return text, ended.how if ended is not None else "unknown"
+
+
+class DeathPolicy:
+    """What happens when the death watch finds a READY kernel's process gone.
+
+    The death is reported (log, the kernel model's ``reason``, a stderr message
+    to clients before the ``restarting``/``dead`` status), counted, and then the
+    kernel is restarted within the budget, or removed (``budget`` None: never
+    restarted).
+    """
+
+    def __init__(
+        self,
+        budget: RestartBudget | None,
+        restart: Callable[[ManagedKernel], Awaitable[object]],
+        remove: Callable[[ManagedKernel, BaseException], Awaitable[None]],
+        count: Counter[str],
+    ) -> None:
+        self.budget = budget
+        self._restart = restart
+        self._remove = remove
+        self._count = count
+
+    def forget(self, kernel_id: str) -> None:
+        if self.budget is not None:
+            self.budget.forget(kernel_id)
+
+    async def handle(self, kernel: ManagedKernel) -> None:
+        kernel.death_reason, how = death_report(kernel)
+        self._count[how] += 1
+        log.warning("Kernel %s (%s): %s", kernel.id, kernel.name, kernel.death_reason)
+        kernel.broadcast_stderr(kernel.death_reason + "\n")
+        budget = self.budget
+        deaths = budget.record_death(kernel.id) if budget is not None else 0
+        if budget is not None and budget.allows_restart(deaths):
+            log.warning(
+                "Kernel %s died unexpectedly; restarting (%d of %d allowed within %.0f s)",
+                kernel.id, deaths, budget.limit - 1, budget.window,
+            )  # fmt: skip
+            with contextlib.suppress(Exception):  # logged, and the kernel removed, by restart
+                await self._restart(kernel)
+            return
+        log.error("Kernel %s is dead; removing it", kernel.id)
+        await self._remove(kernel, RuntimeError("kernel died"))

@@ -25,3 +25,33 @@ def live_argv(pid: int) -> list[bytes] | None:
     except (OSError, IndexError):
         return None
     return None if state == b"Z" else argv
+
+
+def oom_kill_counter(pid: int) -> str | None:
+    """The ``memory.events`` file of ``pid``'s cgroup (v2), if readable; None otherwise.
+
+    Its ``oom_kill`` line counts processes of that cgroup killed by any OOM killer.
+    """
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("0::"):
+            path = os.path.join("/sys/fs/cgroup", line[3:].lstrip("/"), "memory.events")
+            return path if oom_kills(path) is not None else None
+    return None
+
+
+def oom_kills(path: str) -> int | None:
+    """The ``oom_kill`` count in a ``memory.events`` file, or None if unreadable."""
+    try:
+        with open(path) as f:
+            for line in f:
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+    except (OSError, ValueError):
+        return None
+    return None

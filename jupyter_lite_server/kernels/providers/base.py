@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from abc import ABC, ABCMeta, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,42 @@ from typing import Any
 
 from traitlets import MetaHasTraits
 from traitlets.config import Config, LoggingConfigurable
+
+
+@dataclass(frozen=True, slots=True)
+class KernelExit:
+    """How a kernel's process ended, as far as its provider can tell."""
+
+    code: int | None = None  # its exit status, if it exited
+    signal: int | None = None  # the signal that killed it, if one did
+    #: "killed": the OOM killer did it (a container engine says so); "likely": the
+    #: kernel's cgroup counted an OOM kill while it ran; "": no sign of it.
+    out_of_memory: str = ""
+
+    @property
+    def how(self) -> str:
+        """A label for metrics: oom, signal, exit or unknown."""
+        if self.out_of_memory:
+            return "oom"
+        return "signal" if self.signal is not None else "exit" if self.code is not None else (
+            "unknown"
+        )  # fmt: skip
+
+    def describe(self) -> str:
+        """``killed by signal 9 (SIGKILL) (out of memory?)``, ``exited with code 3``..."""
+        if self.signal is not None:
+            try:
+                name = f" ({signal.Signals(self.signal).name})"
+            except ValueError:
+                name = ""
+            text = f"killed by signal {self.signal}{name}"
+        elif self.code is not None:
+            text = f"exited with code {self.code}"
+        else:
+            text = "ended; the cause is not known"
+        if self.out_of_memory:
+            text += " (out of memory)" if self.out_of_memory == "killed" else " (out of memory?)"
+        return text
 
 
 class KernelStartError(RuntimeError):
@@ -113,6 +150,10 @@ class LaunchedKernel(ABC):
     def failure_details(self) -> str:
         """What the kernel said before it failed (an stderr tail), if known."""
         return ""
+
+    def exit_details(self) -> KernelExit | None:
+        """How the process ended, once ``is_alive()`` has said it did; None if unknown."""
+        return None
 
 
 class KernelProvider(ABC):

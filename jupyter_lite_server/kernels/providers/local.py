@@ -23,8 +23,8 @@ from jupyter_core.paths import jupyter_runtime_dir
 
 from ...compat.jupyter_client import FastShutdownKernelManager, set_relaunch_arguments
 from ..protocol.ports import pick_ports
-from ..protocol.procs import live_argv
-from .base import KernelStartError, LaunchedKernel, LaunchRequest
+from ..protocol.procs import live_argv, oom_kill_counter, oom_kills
+from .base import KernelExit, KernelStartError, LaunchedKernel, LaunchRequest
 
 log = logging.getLogger("jls.kernels")
 
@@ -85,6 +85,8 @@ class LocalKernel(LaunchedKernel):
         self._tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._reader: _StderrReader | None = None
         self._transport: asyncio.BaseTransport | None = None
+        self._oom_events: str | None = None  # the process's cgroup memory.events
+        self._oom_kills_at_start: int | None = None
         self.connection_info = dict(manager.get_connection_info(session=False))
 
     async def _attach_stderr(self) -> None:
@@ -93,6 +95,9 @@ class LocalKernel(LaunchedKernel):
             self._transport.close()
             self._transport = None
         process = getattr(self._km.provisioner, "process", None)
+        if process is not None:  # an OOM kill is told by its cgroup's count going up
+            self._oom_events = oom_kill_counter(process.pid)
+            self._oom_kills_at_start = oom_kills(self._oom_events) if self._oom_events else None
         pipe = getattr(process, "stderr", None)
         if pipe is None:
             return
@@ -119,6 +124,20 @@ class LocalKernel(LaunchedKernel):
 
     async def is_alive(self) -> bool:
         return await self._km.is_alive()
+
+    def exit_details(self) -> KernelExit | None:
+        process = getattr(self._km.provisioner, "process", None)
+        returncode = process.poll() if process is not None else None
+        if returncode is None:
+            return None  # alive, or not our child (a kernel adopted from an earlier server)
+        oom = ""
+        if self._oom_events and self._oom_kills_at_start is not None:
+            now = oom_kills(self._oom_events)
+            if now is not None and now > self._oom_kills_at_start and returncode == -9:
+                oom = "likely"  # its cgroup counted an OOM kill while it ran
+        if returncode < 0:
+            return KernelExit(signal=-returncode, out_of_memory=oom)
+        return KernelExit(code=returncode)
 
     def describe(self) -> dict[str, Any]:
         pid = getattr(self._km.provisioner, "pid", None)

@@ -332,3 +332,30 @@ def test_container_kernels_outlive_the_server_with_sessions_on_file(engine, tmp_
         )
     finally:
         server.stop()
+
+
+def test_a_container_kernel_killed_for_memory_says_so(jls, engine):
+    """Over its 256 MB limit the kernel is OOM-killed; Docker's OOMKilled reaches the user."""
+    api = jls.api()
+    model = api.start_kernel("py-small")
+    ch = api.channels(model["id"])
+    try:
+        # b"x" * n writes every page (a bytearray(n) would be calloc'd, never touched)
+        ch.start_execute("hog = b'x' * (2 * 1024**3)")
+        notices = []
+        deadline = time.monotonic() + 60
+        while True:
+            m = ch.recv(max(0.1, deadline - time.monotonic()))
+            if m["header"]["msg_type"] == "stream" and m["content"]["name"] == "stderr":
+                notices.append(m["content"]["text"])
+            if m["header"]["msg_type"] == "status" and m["content"]["execution_state"] in (
+                "restarting", "dead",
+            ):  # fmt: skip
+                break
+            assert m["header"]["msg_type"] != "execute_reply", f"the cell finished: {m}"
+        assert any("Kernel died:" in n and "(out of memory)" in n for n in notices), notices
+        reason = api.get(f"api/kernels/{model['id']}").json().get("reason", "")
+        assert "killed by signal 9" in reason and "(out of memory)" in reason
+    finally:
+        ch.close()
+        api.delete(f"api/kernels/{model['id']}")

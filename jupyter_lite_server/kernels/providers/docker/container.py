@@ -21,7 +21,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..base import KernelStartError, LaunchedKernel
+from ..base import KernelExit, KernelStartError, LaunchedKernel
 
 log = logging.getLogger("jls.kernels.docker")
 
@@ -83,6 +83,7 @@ class ContainerKernel(LaunchedKernel):
         self.labels = labels
         self.container: Any = None
         self._last_logs = ""
+        self._exit: KernelExit | None = None
         #: Seconds to wait after shutdown_request, then after SIGTERM.
         self.stop_grace = 5.0
 
@@ -210,10 +211,15 @@ class ContainerKernel(LaunchedKernel):
             return False
         if self.container.status != "running":
             await self._keep_logs()
-            code = self.container.attrs.get("State", {}).get("ExitCode")
-            log.warning("Kernel container %s exited (code %s)", self.container.short_id, code)
+            state = self.container.attrs.get("State", {})
+            self._exit = _exit_from_state(state)
+            log.warning("Kernel container %s exited: %s", self.container.short_id,
+                        self._exit.describe())  # fmt: skip
             return False
         return True
+
+    def exit_details(self) -> KernelExit | None:
+        return self._exit
 
     async def _control_request(
         self, msg_type: str, content: dict | None = None, timeout: float = 2.0
@@ -249,6 +255,15 @@ class ContainerKernel(LaunchedKernel):
 
     def failure_details(self) -> str:
         return self._last_logs
+
+
+def _exit_from_state(state: dict[str, Any]) -> KernelExit:
+    """Docker's container state: the exit code (128 + n: signal n) and OOMKilled."""
+    code = state.get("ExitCode")
+    oom = "killed" if state.get("OOMKilled") else ""
+    if isinstance(code, int) and code > 128:
+        return KernelExit(signal=code - 128, out_of_memory=oom)
+    return KernelExit(code=code if isinstance(code, int) else None, out_of_memory=oom)
 
 
 def _not_found(exc: Exception) -> bool:
