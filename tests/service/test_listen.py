@@ -180,3 +180,24 @@ def test_printed_url_hides_a_chosen_token(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert "chosen-by-me" not in err
+
+
+def test_client_ca_requires_a_client_certificate(tmp_path):
+    """Mutual TLS: with --client-ca, only clients presenting a certificate it signed get in."""
+    import requests
+
+    certfile, keyfile = self_signed(tmp_path)  # the server's, and the CA the clients need
+    srv = start_server_in(
+        tmp_path, "--certfile", certfile, "--keyfile", keyfile, "--client-ca", certfile
+    )
+    try:
+        headers = {"Authorization": f"token {srv.token}"}
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(srv.url + "api/status", headers=headers, verify=certfile, timeout=10)
+        answer = requests.get(
+            srv.url + "api/status", headers=headers, verify=certfile, timeout=10,
+            cert=(certfile, keyfile),
+        )  # fmt: skip
+        assert answer.status_code == 200
+    finally:
+        srv.stop()
