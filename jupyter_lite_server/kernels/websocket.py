@@ -123,6 +123,8 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
         stream.send(wire.to_zmq(msg.parts, self.kernel.signer))
         self.kernel.touch()
         self.kernel.relayed += 1
+        if msg.header.get("msg_type") == "execute_request":
+            self.kernel.last_execute_header = msg.parts[0]
 
     async def _release_held(self) -> None:
         try:

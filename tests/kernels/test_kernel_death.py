@@ -103,14 +103,17 @@ def test_why_a_kernel_died_is_told_to_clients_the_log_and_the_model(fast_watch_s
     model = api.start_kernel()
     ch = api.channels(model["id"])
     kernel_pid(ch)  # it runs
-    ch.send(ch.message("execute_request", {"code": code, "silent": False}))
+    msg_id = ch.send(ch.message("execute_request", {"code": code, "silent": False}))
     seen = messages_until_status(ch, "restarting")
     notices = [
-        m["content"]["text"]
+        m
         for m in seen
-        if m["header"]["msg_type"] == "stream" and m["content"]["name"] == "stderr"
+        if m["header"]["msg_type"] == "stream" and m["content"]["text"].startswith(said)
     ]
-    assert any(text.startswith(said) for text in notices), notices
+    assert len(notices) == 1, seen
+    assert notices[0]["content"]["name"] == "stderr"
+    # addressed to the cell that was running, which is where JupyterLab shows it
+    assert notices[0]["parent_header"].get("msg_id") == msg_id, (msg_id, notices)
     assert said in api.get(f"api/kernels/{model['id']}").json()["reason"]
     assert said in fast_watch_server.log_text()
     ch.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from typing import Any, Protocol
@@ -64,6 +65,9 @@ class ManagedKernel:
         self.relayed = 0
         #: Why the kernel's process last died unasked (shown in the model), if it did.
         self.death_reason = ""
+        #: The raw header of the last execute_request a client sent: the parent of
+        #: whatever that cell outputs, so a death notice lands in its output area.
+        self.last_execute_header: bytes | memoryview = b"{}"
         self.clients: set[ChannelClient] = set()
         self._iopub: ZMQChannel | None = None
         self._iopub_seen = asyncio.Event()
@@ -156,9 +160,14 @@ class ManagedKernel:
             client.write_frame(*frame)
 
     def broadcast_stderr(self, text: str) -> None:
-        """A notice from the server, shown in the notebook like the kernel's own stderr."""
+        """A notice from the server, shown like the kernel's own stderr in the output of
+        the request that was running (clients route output by its parent header)."""
         header = wire.new_header("stream", self.session_id, username="kernel")
-        parts = wire.build_parts(header, {}, {}, {"name": "stderr", "text": text})
+        try:
+            parent = json.loads(bytes(self.last_execute_header))
+        except ValueError:
+            parent = {}
+        parts = wire.build_parts(header, parent, {}, {"name": "stderr", "text": text})
         self.fan_out(wire.KernelMessage(parts=parts, header=header), "iopub")
 
     def broadcast_status(self, state: str) -> None:
