@@ -125,6 +125,7 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
         self.kernel.relayed += 1
         if msg.header.get("msg_type") == "execute_request":
             self.kernel.last_execute_header = msg.parts[0]
+            self.kernel.stderr_before_execute = self.kernel.launched.failure_details()
 
     async def _release_held(self) -> None:
         try:

@@ -68,6 +68,9 @@ class ManagedKernel:
         #: The raw header of the last execute_request a client sent: the parent of
         #: whatever that cell outputs, so a death notice lands in its output area.
         self.last_execute_header: bytes | memoryview = b"{}"
+        #: The kernel's stderr tail when that request went out: what came after it is what
+        #: the request's run wrote (a death report shows that, not start-up noise).
+        self.stderr_before_execute = ""
         self.clients: set[ChannelClient] = set()
         self._iopub: ZMQChannel | None = None
         self._iopub_seen = asyncio.Event()

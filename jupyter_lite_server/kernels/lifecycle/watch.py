@@ -165,10 +165,23 @@ def death_report(kernel: ManagedKernel, tail_lines: int = 10) -> tuple[str, str]
     ended = kernel.launched.exit_details()
     how = ended.describe() if ended is not None else "its process is gone (the cause is not known)"
     text = f"Kernel died: {how}"
-    tail = kernel.launched.failure_details().strip().splitlines()[-tail_lines:]
+    tail = written_since(kernel.stderr_before_execute, kernel.launched.failure_details())
     if tail:
-        text += "\nIts last output:\n" + "\n".join(tail)
+        text += "\nIts last output:\n" + "\n".join(tail[-tail_lines:])
     return text, ended.how if ended is not None else "unknown"
+
+
+def written_since(before: str, now: str) -> list[str]:
+    """The lines of ``now`` (a bounded stderr tail) that came after ``before`` (an earlier
+    snapshot of it): what a kernel wrote while it ran, without its start-up noise."""
+    old, new = before.splitlines(), now.splitlines()
+    if not old:
+        return new
+    for start in range(len(new), -1, -1):  # the latest point where the old tail ends
+        overlap = new[:start]
+        if overlap and old[-len(overlap) :] == overlap:
+            return new[start:]
+    return new  # the whole tail rotated past the snapshot: all of it is new
 
 
 class DeathPolicy:

@@ -28,3 +28,17 @@ def test_cull_rules_follow_jupyter_servers_options():
     assert not rules.should_cull(61, "idle", connections=1)
     permissive = CullRules(idle_timeout=60, interval=10, connected=True, busy=True)
     assert permissive.should_cull(61, "busy", connections=2)
+
+
+def test_only_what_a_kernel_wrote_after_start_up_is_shown_with_its_death():
+    from jupyter_lite_server.kernels.lifecycle.watch import written_since
+
+    banner = "WARNING | running over TCP\nTo connect another client..."
+    assert written_since(banner, banner) == []
+    crashed = banner + "\nTraceback\nMemoryError"
+    assert written_since(banner, crashed) == ["Traceback", "MemoryError"]
+    assert written_since("", "a\nb") == ["a", "b"]
+    # the bounded tail dropped the banner's first line meanwhile
+    rotated = "To connect another client...\nSegfault"
+    assert written_since(banner, rotated) == ["Segfault"]
+    assert written_since(banner, "all\nnew") == ["all", "new"]
