@@ -294,7 +294,10 @@ class MappingKernelManager(KernelManagerOptions):
             return await self._join_restart(kernel)  # one is under way: its outcome is ours
         kernel.stop_ready_check()
         self.stats.restarts["death" if after_death else "client"] += 1
-        kernel.broadcast_status("restarting")
+        if after_death:  # as jupyter_server: JupyterLab reads "restarting" as "it died"
+            kernel.broadcast_status("restarting")
+        else:
+            kernel.execution_state = "restarting"
         self.log.info("Restarting kernel %s%s", kernel_id, " after it died" * after_death)
         try:
             await kernel.launched.restart(now=now)

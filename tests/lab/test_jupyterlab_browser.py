@@ -84,3 +84,45 @@ def test_notebook_from_launcher_runs_saves_and_reopens(lab_server):
             page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab.png"))
             browser.close()
     assert problems == []
+
+
+def _run_cell(page, code: str) -> None:
+    """Type ``code`` into the last cell and run it."""
+    page.locator(".jp-NotebookPanel .jp-Cell .cm-content").last.click()
+    page.keyboard.type(code)
+    page.keyboard.press("Shift+Enter")
+
+
+def test_kernel_restart_from_the_menu_shows_no_death_dialog(lab_server):
+    """Kernel > Restart Kernel: no "appears to have died", a new process answers."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        console_errors = []
+        page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
+        try:
+            page.goto(lab_server.url + f"lab?token={lab_server.token}")
+            page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click(timeout=60000)
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60000)
+            _run_cell(page, "import os; print('pid', os.getpid())")
+            first = page.locator(".jp-OutputArea-output:has-text('pid ')").first
+            first.wait_for(timeout=60000)
+            old_pid = first.inner_text().split()[-1]
+            page.get_by_role("menuitem", name="Kernel").click()
+            page.get_by_text("Restart Kernel…", exact=True).click()
+            page.locator(".jp-Dialog .jp-mod-accept").click(timeout=30000)  # "Restart"
+            page.locator(".jp-Dialog").wait_for(state="detached", timeout=30000)
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60000)
+            _run_cell(page, "import os; print('new', os.getpid())")
+            second = page.locator(".jp-OutputArea-output:has-text('new ')").first
+            second.wait_for(timeout=60000)
+            assert second.inner_text().split()[-1] != old_pid
+            assert page.get_by_text("appears to have died").count() == 0
+            assert page.locator(".jp-Dialog").count() == 0
+        finally:
+            os.makedirs(ARTIFACTS, exist_ok=True)
+            page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-restart.png"))
+            browser.close()
+    assert [e for e in console_errors if "died" in e or "Connection lost" in e] == []
