@@ -35,7 +35,8 @@ SAMPLES = {
 # HTML pages, static files and websockets are described in docs, not in the API description.
 NOT_IN_SPEC = {"", r"api/kernels/(?P<kernel_id>\w+-\w+-\w+-\w+-\w+)/channels",
                r"api/events/subscribe", r"lab/?", r"lab/tree/?(.*)", r"lab/workspaces/[^/]+/?(.*)",
-               r"static/lab/(.*)", r"static/favicons/([\w-]+\.ico)", r"lab/api/.*"}  # fmt: skip
+               r"static/lab/(.*)", r"static/favicons/([\w-]+\.ico)", r"lab/api/.*",
+               r"favicon\.ico"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,11 @@ class FileCheckpoints:
         return self._model(cp_path)
 
     def list(self, path: str) -> list[dict[str, Any]]:
+        """A file not saved yet has no checkpoints (200 []), as in jupyter_server:
+        JupyterLab asks while it renames a new notebook on its first save."""
+        os_path = self.os_path(path, must_exist=False)  # outside the root: NotFound
+        if not os.path.lexists(os_path):
+            return []
         cp_path = self._checkpoint_path(path, self._source(path))
         return [self._model(cp_path)] if os.path.isfile(cp_path) else []
 

@@ -19,8 +19,8 @@ from ..web.base import (
     JsonErrorsMixin,
     NotFoundHandler,
 )
+from ..web.favicon import FaviconHandler
 from . import LabFiles, federated_extensions
-from .favicon import FaviconHandler
 from .settings import InvalidSettings, LabSettings
 from .stores import InvalidName, JsonFileStore, NoSuchDocument
 

@@ -102,8 +102,11 @@ class APISpecHandler(APIHandler):
 
 
 def routes() -> list[tuple[str, type]]:
+    from .favicon import FaviconHandler
+
     return [
         (r"", RootHandler),
+        (r"favicon\.ico", FaviconHandler),  # browsers ask for it on every page, /login too
         (r"api/?", APIVersionHandler),
         (r"api/spec.yaml", APISpecHandler),
         (r"api/status/?", StatusHandler),

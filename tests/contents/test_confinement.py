@@ -66,7 +66,9 @@ def test_reads_are_refused(server, outside, attempt):
         assert status in (400, 404), (prefix, attempt, status)
         assert SECRET not in text
     status, text = raw(server, "GET", f"api/contents/{attempt}/checkpoints")
-    assert status in (400, 404) and SECRET not in text
+    # 200 [] is jupyter_server's answer for a path with no file (yet) inside the root
+    assert status in (400, 404) or (status == 200 and json.loads(text) == []), status
+    assert SECRET not in text
 
 
 def snapshot(directory):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-from ..web.base import BaseHandler
+from .base import BaseHandler
 
 
 def _png(size: int = 16, rgba: tuple[int, int, int, int] = (243, 118, 38, 255)) -> bytes:
