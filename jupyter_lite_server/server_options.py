@@ -191,6 +191,8 @@ class ServerOptions(Application):
     @validate("root_dir")
     def _validate_root_dir(self, proposal: Any) -> str:
         value = os.path.abspath(os.path.expanduser(proposal["value"]))
+        if os.path.exists(value) and not os.path.isdir(value):
+            raise ValueError(f"root directory {value!r} is a file, not a directory")
         if not os.path.isdir(value):
             raise ValueError(f"root directory {value!r} does not exist")
         return value

@@ -152,6 +152,25 @@ def test_missing_root_is_a_clear_error(tmp_path):
     assert r.returncode != 0 and "does not exist" in r.stderr
 
 
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["--root", "{missing}"], "does not exist"),
+        (["--root", "{file}"], "is a file, not a directory"),
+        (["--config", "{missing}.py"], "not found"),
+        (["--token", ""], "needs --no-auth"),
+    ],
+)
+def test_start_up_mistakes_are_one_line_and_exit_1(tmp_path, args, said):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    filled = [a.format(missing=tmp_path / "nope", file=afile) for a in args]
+    r = run_jls("serve", "--port", "0", *filled, env=isolated_env(str(tmp_path)))
+    assert r.returncode == 1, r.stderr
+    assert said in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def test_no_child_processes_after_kernels_deleted(server, api):
     model = api.start_kernel()
     api.delete(f"api/kernels/{model['id']}")

@@ -317,3 +317,17 @@ def test_two_restarts_at_once_both_answer_with_one_restarted_kernel(api):
     ch.close()
     assert api.delete(f"api/kernels/{model['id']}").status_code == 204
     assert wait_gone(new_pid, 5)
+
+
+def test_deleting_a_busy_kernel_puts_no_traceback_in_the_server_log(api, server):
+    """ipykernel stopped mid-execution prints a ZMQ traceback; a requested shutdown is not news."""
+    model = api.start_kernel()
+    ch = api.channels(model["id"])
+    msg_id = ch.start_execute("import time; time.sleep(30)")
+    ch.wait_for(lambda m: m["header"]["msg_type"] == "execute_input"
+                and m["parent_header"].get("msg_id") == msg_id)  # fmt: skip
+    assert api.delete(f"api/kernels/{model['id']}").status_code == 204
+    ch.close()
+    log = server.log_text()
+    assert f"Kernel shut down: {model['id']}" in log
+    assert "ZMQError" not in log and "Traceback" not in log

@@ -49,6 +49,9 @@ class _StderrReader(asyncio.Protocol):
         self._label = label
         self._tail = tail
         self._partial = b""
+        #: INFO while the kernel runs; DEBUG once it is being shut down on purpose (a kernel
+        #: stopped mid-execution prints ipykernel's own tracebacks: noise, not news).
+        self.level = logging.INFO
 
     def data_received(self, data: bytes) -> None:
         lines = (self._partial + data).split(b"\n")
@@ -65,7 +68,7 @@ class _StderrReader(asyncio.Protocol):
     def _emit(self, raw: bytes) -> None:
         line = raw.decode("utf-8", "replace").rstrip("\r")
         self._tail.append(line)
-        log.info("[kernel %s] %s", self._label, line)
+        log.log(self.level, "[kernel %s] %s", self._label, line)
 
 
 class LocalKernel(LaunchedKernel):
@@ -113,6 +116,8 @@ class LocalKernel(LaunchedKernel):
         await self._attach_stderr()
 
     async def shutdown(self, now: bool = False) -> None:
+        if self._reader is not None:
+            self._reader.level = logging.DEBUG
         try:
             await self._km.shutdown_kernel(now=now)
         finally:
