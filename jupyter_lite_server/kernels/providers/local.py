@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import os
 import subprocess
@@ -29,6 +30,8 @@ from .base import KernelExit, KernelStartError, LaunchedKernel, LaunchRequest
 log = logging.getLogger("jls.kernels")
 
 STDERR_TAIL_LINES = 40
+#: How long a dead kernel's stderr may take to reach its end before the death is reported.
+STDERR_DRAIN_SECONDS = 2.0
 
 
 class _OneSpecManager(KernelSpecManager):
@@ -52,6 +55,8 @@ class _StderrReader(asyncio.Protocol):
         #: INFO while the kernel runs; DEBUG once it is being shut down on purpose (a kernel
         #: stopped mid-execution prints ipykernel's own tracebacks: noise, not news).
         self.level = logging.INFO
+        #: Set at the end of the pipe: everything the process wrote has been read.
+        self.finished = asyncio.Event()
 
     def data_received(self, data: bytes) -> None:
         lines = (self._partial + data).split(b"\n")
@@ -63,7 +68,11 @@ class _StderrReader(asyncio.Protocol):
         if self._partial:
             self._emit(self._partial)
             self._partial = b""
+        self.finished.set()
         return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.finished.set()
 
     def _emit(self, raw: bytes) -> None:
         line = raw.decode("utf-8", "replace").rstrip("\r")
@@ -128,7 +137,13 @@ class LocalKernel(LaunchedKernel):
                 self._transport = None
 
     async def is_alive(self) -> bool:
-        return await self._km.is_alive()
+        alive = await self._km.is_alive()
+        if not alive and self._reader is not None and not self._reader.finished.is_set():
+            # Dead: let the loop read what it wrote on its way out first, so whoever reports
+            # the death (a start-up failure's 500 above all) has its last words.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reader.finished.wait(), STDERR_DRAIN_SECONDS)
+        return alive
 
     def exit_details(self) -> KernelExit | None:
         process = getattr(self._km.provisioner, "process", None)
