@@ -28,25 +28,30 @@ PENDING_LIMIT = 100_000
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+def _by_label(family: Any, name: str, doc: str, label: str, counts: Counter[str]) -> Any:
+    """A metric family with one sample per label value."""
+    metric = family(name, doc, labels=[label])
+    for value, count in sorted(counts.items()):
+        metric.add_metric([value], count)
+    return metric
+
+
 def collect_kernels(km: MappingKernelManager) -> Iterator[Any]:
     """Kernels, clients and relayed messages as the manager knows them right now."""
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-    running = GaugeMetricFamily(
-        "kernel_currently_running_total", "Kernels running, by kernel name", labels=["type"]
-    )
-    for name, count in sorted(Counter(k.name for k in km.kernels()).items()):
-        running.add_metric([name], count)
-    yield running
+    kernels = km.kernels()
+    yield _by_label(
+        GaugeMetricFamily, "kernel_currently_running_total", "Kernels running, by kernel name",
+        "type", Counter(k.name for k in kernels),
+    )  # fmt: skip
     yield GaugeMetricFamily(
         "terminal_currently_running_total", "Terminals running (jls serves none yet)", value=0
     )
-    states = GaugeMetricFamily(
-        "jls_kernels_by_execution_state", "Kernels by execution state", labels=["state"]
-    )
-    for state, count in sorted(Counter(k.execution_state for k in km.kernels()).items()):
-        states.add_metric([state], count)
-    yield states
+    yield _by_label(
+        GaugeMetricFamily, "jls_kernels_by_execution_state", "Kernels by execution state",
+        "state", Counter(k.execution_state for k in kernels),
+    )  # fmt: skip
     yield GaugeMetricFamily(
         "jls_websocket_clients", "Kernel websockets connected", value=km.total_connections()
     )
@@ -58,25 +63,21 @@ def collect_kernels(km: MappingKernelManager) -> Iterator[Any]:
     yield GaugeMetricFamily(
         "jls_replay_buffer_bytes",
         "Output held for clients that are away",
-        value=sum(p.size for k in km.kernels() for p in k.parked.values()),
+        value=sum(p.size for k in kernels for p in k.parked.values()),
     )
-    pool = km.pool_counts()
-    yield GaugeMetricFamily("jls_pool_kernels", "Ready kernels in the warm pool", value=pool[0])
+    pooled, handed_out = km.pool_counts()
+    yield GaugeMetricFamily("jls_pool_kernels", "Ready kernels in the warm pool", value=pooled)
     yield CounterMetricFamily(
-        "jls_pool_handouts", "Kernels handed out from the warm pool", value=pool[1]
+        "jls_pool_handouts", "Kernels handed out from the warm pool", value=handed_out
     )
-    restarts = CounterMetricFamily(
-        "jls_kernel_restarts", "Kernel restarts, by cause", labels=["cause"]
-    )
-    for cause, count in sorted(km.stats.restarts.items()):
-        restarts.add_metric([cause], count)
-    yield restarts
-    deaths = CounterMetricFamily(
-        "jls_kernel_deaths", "Kernel processes that died unasked, by how", labels=["how"]
-    )
-    for how, count in sorted(km.stats.deaths.items()):
-        deaths.add_metric([how], count)
-    yield deaths
+    yield _by_label(
+        CounterMetricFamily, "jls_kernel_restarts", "Kernel restarts, by cause",
+        "cause", km.stats.restarts,
+    )  # fmt: skip
+    yield _by_label(
+        CounterMetricFamily, "jls_kernel_deaths", "Kernel processes that died unasked, by how",
+        "how", km.stats.deaths,
+    )  # fmt: skip
 
 
 class ServerMetrics:
