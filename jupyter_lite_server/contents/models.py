@@ -122,6 +122,8 @@ def notebook_content(path: str, data: bytes) -> Any:
         parsed = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidContent(f"Unreadable Notebook: {path} {exc}") from None
+    except RecursionError:
+        raise InvalidContent(f"Unreadable Notebook: {path} is nested too deeply") from None
     if not isinstance(parsed, dict):
         raise InvalidContent(f"Unreadable Notebook: {path} is not a JSON object")
     if parsed.get("nbformat") == 4 and isinstance(parsed.get("cells"), list):

@@ -223,15 +223,38 @@ class APIHandler(JsonErrorsMixin, BaseHandler):
             return {}
         try:
             body = json.loads(raw)
+        except RecursionError:
+            raise ApiError(400, "The JSON body is nested too deeply", "Bad Request") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, f"Invalid JSON in body of request: {exc}", "Bad Request") from None
         if not isinstance(body, dict):
             raise ApiError(400, "The request body must be a JSON object", "Bad Request")
+        if _LONE_SURROGATE_HINT.search(raw) and not _encodable(body):
+            raise ApiError(
+                400,
+                "The JSON body contains a lone surrogate (a \\ud800-\\udfff escape without its "
+                "pair): that is not text and cannot be stored",
+                "Bad Request",
+            )
         return body
 
     def finish_json(self, obj: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(obj, separators=(",", ":")))
+
+
+#: A \\uD800-\\uDFFF escape: only then can a parsed body hold a lone surrogate (raw bytes of
+#: one are not UTF-8 and fail parsing), so only then is the body checked in full.
+_LONE_SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every string in ``value`` can be written as UTF-8 (no lone surrogate)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class NotFoundHandler(APIHandler):

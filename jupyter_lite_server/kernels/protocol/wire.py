@@ -258,6 +258,8 @@ def from_ws_json(data: str | bytes, channels: frozenset[str] = CLIENT_CHANNELS) 
         msg = json.loads(data)
     except ValueError as exc:
         raise WireError("frame is not JSON") from exc
+    except RecursionError:
+        raise WireError("frame is nested too deeply") from None
     if not isinstance(msg, dict):
         raise WireError("frame is not a JSON object")
     channel = _check_channel(msg.get("channel"), channels)
@@ -294,5 +296,7 @@ def from_ws_v1(data: bytes) -> ClientMessage:
                 raise WireError("parent_header, metadata and content must be objects")
     except (UnicodeDecodeError, ValueError) as exc:
         raise WireError(f"unreadable v1 frame: {exc}") from exc
+    except RecursionError:
+        raise WireError("v1 frame nested too deeply") from None
     parts[1:4] = [p or b"{}" for p in parts[1:4]]
     return ClientMessage(channel=channel, parts=parts, header=header)
