@@ -10,6 +10,7 @@ These functions block; the manager runs them in an executor.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import stat
 import tempfile
@@ -19,14 +20,16 @@ STAGING_PREFIX = ".~jls-upload-"
 
 def atomic_write(os_path: str, data: bytes) -> None:
     """Replace ``os_path`` with ``data`` atomically, keeping its permissions."""
-    directory, name = os.path.split(os_path)
+    directory = os.path.dirname(os_path)
     try:
         mode = stat.S_IMODE(os.stat(os_path).st_mode)
     except FileNotFoundError:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    fd, tmp_path = tempfile.mkstemp(prefix=f".~{name}.", suffix=".tmp", dir=directory)
+    # A short name of our own: the user's name plus any affix could pass the file
+    # system's limit (255 bytes) where the name itself does not.
+    fd, tmp_path = tempfile.mkstemp(prefix=".~jls-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -55,8 +58,11 @@ def _fsync_dir(directory: str) -> None:
 
 
 def staging_path(os_path: str) -> str:
+    """Where an upload to ``os_path`` accumulates: the same place for every chunk, and a
+    short name whatever the length of the target's."""
     directory, name = os.path.split(os_path)
-    return os.path.join(directory, STAGING_PREFIX + name)
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:24]
+    return os.path.join(directory, STAGING_PREFIX + digest)
 
 
 def write_chunk(os_path: str, data: bytes, chunk: int) -> bool:

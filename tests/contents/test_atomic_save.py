@@ -31,7 +31,7 @@ def test_sigkill_mid_save_keeps_old_notebook(tmp_path):
     assert child.stdout.readline().strip() == "ready"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # wait until the temporary file is being written
-        temps = [p for p in os.listdir(tmp_path) if p.startswith(".~work.ipynb")]
+        temps = [p for p in os.listdir(tmp_path) if p.startswith(".~jls-")]
         if temps and os.path.getsize(tmp_path / temps[0]) > 1024 * 1024:
             break
         time.sleep(0.005)
