@@ -174,7 +174,8 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
         kernel messages share one send() call. Compression is never
         negotiated here, so frames are plain.
         """
-        if open_stream(self) is None:
+        connection = self.ws_connection  # per frame: the cheap public check; the stream is
+        if connection is None or connection.is_closing():  # taken once per flush
             return
         length = sum(map(len, chunks))
         opcode = 0x82 if binary else 0x81

@@ -56,7 +56,7 @@ class ZMQChannel:
 
     def _drain(self) -> None:
         socket = self.socket
-        while not self._closed and self._events() & _POLLIN:
+        while not self._closed and socket.getsockopt(_EVENTS) & _POLLIN:  # type: ignore[arg-type]
             try:
                 frames = recv_parts(socket)
             except zmq.Again:
