@@ -17,3 +17,8 @@ class AlreadyExists(ContentsError):
 
 class InvalidContent(ContentsError):
     pass
+
+
+class NotRegularFile(InvalidContent):
+    """A FIFO, socket or device: opening one for reading or writing could block a
+    worker thread forever, so every operation but delete refuses it at once."""

@@ -13,8 +13,10 @@ from typing import Any, TypeVar
 from tornado.escape import url_escape
 
 from ..web.base import ApiError, APIHandler, BaseHandler, JsonErrorsMixin
-from .errors import AlreadyExists, ContentsError, InvalidContent, NotFound
+from . import fileio
+from .errors import AlreadyExists, ContentsError, InvalidContent, NotFound, NotRegularFile
 from .manager import ContentsManager
+from .paths import api_name
 
 PATH = r"(?P<path>(?:(?:/[^/]+)+|/?))"
 CHECKPOINT_ID = r"(?P<checkpoint_id>[\w-]+)"
@@ -171,9 +173,15 @@ class FilesHandler(JsonErrorsMixin, BaseHandler):
             os_path = await loop.run_in_executor(None, contents.os_path, path)
         except NotFound as exc:
             raise ApiError(404, str(exc)) from None
-        if not os.path.isfile(os_path):
-            raise ApiError(404, f"No such file: {path}")
-        name = os.path.basename(os_path)
+        try:
+            handle = await loop.run_in_executor(None, fileio.open_for_download, os_path)
+        except NotRegularFile as exc:
+            raise ApiError(400, str(exc)) from None
+        except IsADirectoryError:
+            raise ApiError(404, f"{path} is a directory, not a file") from None
+        except OSError:
+            raise ApiError(404, f"Cannot read {path}") from None
+        name = api_name(os.path.basename(os_path))
         mimetype = mimetypes.guess_type(name)[0]
         if name.endswith(".ipynb"):
             mimetype = "application/x-ipynb+json"
@@ -184,10 +192,6 @@ class FilesHandler(JsonErrorsMixin, BaseHandler):
                 f"attachment; filename*=UTF-8''{url_escape(name, plus=False)}",
             )
         self.set_header("Cache-Control", "no-cache")
-        try:
-            handle = await loop.run_in_executor(None, open, os_path, "rb")
-        except OSError:
-            raise ApiError(404, f"Cannot read {path}") from None
         try:
             while chunk := await loop.run_in_executor(None, handle.read, self.CHUNK):
                 self.write(chunk)

@@ -10,9 +10,11 @@ invisible unless ``allow_hidden``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
+import stat
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -88,12 +90,15 @@ class ContentsManager(LoggingConfigurable):
     ) -> dict[str, Any]:
         path = self.normalize(path)
         os_path = self.os_path(path)
-        if os.path.isdir(os_path):
+        try:
+            st = os.stat(os_path)
+        except FileNotFoundError:
+            raise NotFound(f"No such file or directory: {path}") from None  # a broken link
+        if stat.S_ISDIR(st.st_mode):
             if kind not in (None, "directory"):
                 raise InvalidContent(f"{path} is a directory, not a {kind}")
             return models.directory_model(path, os_path, content, self.root_dir, self.allow_hidden)
-        if not os.path.isfile(os_path):
-            raise NotFound(f"No such file or directory: {path}")
+        fileio.refuse_unless_regular(st, os_path)
         if kind == "directory":
             raise InvalidContent(f"{path} is not a directory")
         if kind == "notebook" or (kind is None and path.endswith(".ipynb")):
@@ -236,6 +241,10 @@ class ContentsManager(LoggingConfigurable):
         target = self.os_path(new_path, must_exist=False)
         if old_path == new_path:
             return self._get(new_path, False, None, None, False)
+        with contextlib.suppress(FileNotFoundError):  # a broken link can be renamed
+            st = os.stat(source)
+            if not stat.S_ISDIR(st.st_mode):
+                fileio.refuse_unless_regular(st, source)
         if os.path.lexists(target) and os.path.normcase(source) != os.path.normcase(target):
             raise AlreadyExists(f"File already exists: {new_path}")
         if not os.path.isdir(os.path.dirname(target)):

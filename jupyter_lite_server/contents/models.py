@@ -13,12 +13,14 @@ import hashlib
 import json
 import mimetypes
 import os
+import stat
 from typing import Any
 
 from ..timeutil import iso_from_timestamp
 from . import fileio
 from .errors import InvalidContent
 from .nbjson import rejoin_lines
+from .paths import api_name
 
 
 def base_model(path: str, os_path: str, st: os.stat_result) -> dict[str, Any]:
@@ -58,6 +60,9 @@ def directory_model(
                 st = entry.stat()
             except OSError:
                 continue  # broken link or vanished file
+            if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+                continue  # a FIFO, socket or device: nothing the contents API can open
+            name = api_name(name)
             child = f"{path}/{name}" if path else name
             child_model = base_model(child, entry.path, st)
             if entry.is_dir():

@@ -6,7 +6,9 @@ over-long ``Content-Length`` with a bare 400. We look at the headers first:
 * a body larger than ``max_body_size`` gets a JSON **413** naming the limit;
 * a body larger than ``UNAUTHENTICATED_BODY_LIMIT`` from a client with no valid
   token or login cookie gets a JSON **403** — nobody without credentials can
-  make the server hold more than that in memory.
+  make the server hold more than that in memory. A chunked body (no
+  ``Content-Length``) is counted as it arrives and answered the moment it
+  passes the limit.
 
 A rejected body is read and discarded (up to ``DISCARD_LIMIT``, so the client
 sees the answer instead of a reset connection), never stored; beyond that the
@@ -45,6 +47,10 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
         self._connection = connection
         self._settings = settings
         self._rejection: tuple[int, str, str] | None = None
+        #: For a chunked body from a client without credentials: the answer once it
+        #: passes the unauthenticated limit, and how much of it has come so far.
+        self._chunked_rejection: tuple[int, str, str] | None = None
+        self._chunked_received = 0
 
     def headers_received(
         self,
@@ -52,8 +58,11 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
         headers: httputil.HTTPHeaders,
     ) -> Any:
         length = _content_length(headers)
-        if length is not None and isinstance(start_line, httputil.RequestStartLine):
-            self._rejection = self._check(start_line, headers, length)
+        if isinstance(start_line, httputil.RequestStartLine):
+            if length is not None:
+                self._rejection = self._check(start_line, headers, length)
+            elif "chunked" in headers.get("Transfer-Encoding", "").lower():
+                self._chunked_rejection = self._unauthenticated(start_line, headers)
         if self._rejection is None:
             return self._inner.headers_received(start_line, headers)
         status, _, message = self._rejection
@@ -73,14 +82,21 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
             message = f"Request body of {length} bytes exceeds the limit of {limit} bytes"
             return (413, "Payload Too Large", message)
         if length > UNAUTHENTICATED_BODY_LIMIT:
-            request = httputil.HTTPServerRequest(
-                method=start_line.method, uri=start_line.path, headers=headers
-            )
-            if self._settings["identity_provider"].credentials(request) is None:
-                return (403, "Forbidden",
-                        "Forbidden: a valid token is required to send a request body of "
-                        f"more than {UNAUTHENTICATED_BODY_LIMIT} bytes")  # fmt: skip
+            return self._unauthenticated(start_line, headers)
         return None
+
+    def _unauthenticated(
+        self, start_line: httputil.RequestStartLine, headers: httputil.HTTPHeaders
+    ) -> tuple[int, str, str] | None:
+        """The 403 for a body over the unauthenticated limit, None if credentials came."""
+        request = httputil.HTTPServerRequest(
+            method=start_line.method, uri=start_line.path, headers=headers
+        )
+        if self._settings["identity_provider"].credentials(request) is not None:
+            return None
+        return (403, "Forbidden",
+                "Forbidden: a valid token is required to send a request body of "
+                f"more than {UNAUTHENTICATED_BODY_LIMIT} bytes")  # fmt: skip
 
     def _answer(self) -> None:
         status, reason, message = self._rejection  # type: ignore[misc]
@@ -96,6 +112,15 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
         self._rejection = (0, "", "")  # answered
 
     def data_received(self, chunk: bytes) -> Any:
+        if self._rejection is None and self._chunked_rejection is not None:
+            # A chunked body announces no length: count it, and answer as soon as an
+            # unauthenticated one passes the limit (tornado then discards the rest
+            # and closes the connection once the answer is sent).
+            self._chunked_received += len(chunk)
+            if self._chunked_received > UNAUTHENTICATED_BODY_LIMIT:
+                self._rejection = self._chunked_rejection
+                log.warning("%d chunked request body: %s", *self._rejection[::2])
+                self._answer()
         if self._rejection is None:
             return self._inner.data_received(chunk)
         return None  # discarded

@@ -78,3 +78,67 @@ def test_unknown_channels_and_garbage_frames_are_dropped(small_server):
     assert reply["status"] == "ok"
     channel.close()
     api.delete(f"api/kernels/{kernel['id']}")
+
+
+def server_rss_kib(server) -> int:
+    with open(f"/proc/{server.proc.pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS")).split()[1])
+
+
+def send_chunked(server, path: str, total: int, token: bool) -> bytes:
+    """PUT ``total`` bytes as a chunked body over a raw socket; what the server answered."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(server.url)
+    auth = f"Authorization: token {server.token}\r\n" if token else ""
+    sock = socket.create_connection((url.hostname, url.port), timeout=30)
+    sock.sendall(
+        f"PUT {url.path}{path} HTTP/1.1\r\nHost: {url.netloc}\r\n{auth}"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n".encode()
+    )
+    prefix = b'{"type": "file", "format": "text", "content": "'
+    suffix = b'"}'
+    piece = b"x" * (1 << 20)
+    sent = 0
+    try:
+        sock.sendall(b"%x\r\n%s\r\n" % (len(prefix), prefix))
+        while sent < total:
+            sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+            sent += len(piece)
+        sock.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(suffix), suffix))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server answered and closed: what matters is what it said
+    answer = b""
+    try:
+        while chunk := sock.recv(65536):
+            answer += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
+    sock.close()
+    return answer
+
+
+@pytest.fixture(scope="module")
+def default_server(tmp_path_factory):
+    server = start_server_in(tmp_path_factory.mktemp("chunked"))
+    yield server
+    server.stop()
+
+
+def test_an_unauthenticated_chunked_body_is_refused_without_growing_the_server(default_server):
+    before = server_rss_kib(default_server)
+    answer = send_chunked(default_server, "api/contents/anon-chunked.txt", 128 << 20, token=False)
+    assert answer.startswith(b"HTTP/1.1 403"), answer[:200]
+    assert b"token" in answer
+    growth = server_rss_kib(default_server) - before
+    assert growth < 16 * 1024, f"the server grew by {growth} KiB"
+    assert not os.path.exists(os.path.join(default_server.root, "anon-chunked.txt"))
+    assert default_server.api().get("api/status").status_code == 200
+
+
+def test_an_authenticated_chunked_body_is_saved(default_server):
+    answer = send_chunked(default_server, "api/contents/chunked.txt", 2 << 20, token=True)
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
+    assert os.path.getsize(os.path.join(default_server.root, "chunked.txt")) == 2 << 20
