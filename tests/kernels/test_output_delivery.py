@@ -36,3 +36,19 @@ def test_one_50_mb_string_arrives_whole(api, kernel, protocol):
     assert len(text) == 16 * 65536 * 50
     assert text == "0123456789abcdef" * 65536 * 50
     ch.close()
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_output_that_is_not_utf8_never_breaks_the_text_frame(api, kernel, size):
+    """A lone surrogate (e.g. a file name that is not UTF-8) reaches the wire as invalid
+    UTF-8; the client gets the replacement character and its connection stays open."""
+    ch = api.channels(kernel["id"], "json")
+    padding = "'x' * (4 << 20)" if size == "large" else "''"
+    reply, iopub = ch.execute(f"import sys; sys.stdout.write('caf\\udce9 ' + {padding})")
+    assert reply["status"] == "ok"
+    text = stream_text(iopub)
+    assert text.startswith("caf\ufffd ")
+    assert len(text) == 5 + (4 << 20 if size == "large" else 0)
+    again, _ = ch.execute("1 + 1")  # the same connection still works
+    assert again["status"] == "ok"
+    ch.close()

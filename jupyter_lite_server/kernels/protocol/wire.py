@@ -21,6 +21,7 @@ header is parsed where routing or state needs it.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import hmac
 import itertools
@@ -165,6 +166,36 @@ def build_parts(
 # --- towards the websocket client -------------------------------------------
 
 
+_CHECK_SLICE = 1 << 20
+
+
+def valid_utf8(part: Frame) -> Frame:
+    """``part`` if it is valid UTF-8, else with each invalid byte replaced by U+FFFD.
+
+    A websocket text frame that is not UTF-8 is fatal to the connection in every
+    browser, and a kernel can send such bytes (jupyter_client encodes lone
+    surrogates, e.g. from a file name that is not UTF-8, with surrogateescape).
+    They can only sit inside JSON strings, so the replacement stays valid JSON.
+    Large parts are checked in slices, never decoded whole.
+    """
+    if isinstance(part, bytes):
+        if part.isascii():
+            return part
+        try:
+            part.decode("utf-8")
+        except UnicodeDecodeError:
+            return part.decode("utf-8", "replace").encode("utf-8")
+        return part
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(part), _CHECK_SLICE):
+            decoder.decode(part[start : start + _CHECK_SLICE])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return bytes(part).decode("utf-8", "replace").encode("utf-8")
+    return part
+
+
 def to_ws_json(msg: KernelMessage, channel: str) -> tuple[list[Frame], bool]:
     """Serialise for the default protocol: (chunks of one frame, is_binary).
 
@@ -173,17 +204,17 @@ def to_ws_json(msg: KernelMessage, channel: str) -> tuple[list[Frame], bool]:
     """
     body = [
         b'{"header":',
-        msg.parts[0],
+        valid_utf8(msg.parts[0]),
         b',"msg_id":',
         _dumps(msg.header.get("msg_id", "")),
         b',"msg_type":',
         _dumps(msg.header.get("msg_type", "")),
         b',"parent_header":',
-        msg.parts[1],
+        valid_utf8(msg.parts[1]),
         b',"metadata":',
-        msg.parts[2],
+        valid_utf8(msg.parts[2]),
         b',"content":',
-        msg.parts[3],
+        valid_utf8(msg.parts[3]),
         b',"buffers":[],"channel":"',
         channel.encode(),
         b'"}',
