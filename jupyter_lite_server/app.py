@@ -34,6 +34,7 @@ from .service.discovery import RuntimeFile
 from .service.lifetime import NoActivityShutdown, RequestActivity
 from .service.listen import Endpoint, ListenError, bind_tcp, bind_unix, tls_context
 from .service.metrics import ServerMetrics
+from .service.resources import raise_open_file_limit, return_large_buffers
 from .sessions.manager import SessionError, SessionManager
 from .web.base import ApiError, NotFoundHandler
 from .web.limits import LimitedApplication
@@ -278,6 +279,8 @@ class ServerApp(ServerOptions):
         return [idle.cancel, reporter.stop]
 
     def start(self) -> None:
+        return_large_buffers()
+        raise_open_file_limit()
         try:
             asyncio.run(self._serve())
         except (SessionError, PoolConfigError) as exc:

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).parents[1] / "jupyter_lite_server"
 
 #: kernels/, top to bottom: a module may import its own layer or those below it.
 KERNEL_LAYERS = [
-    ("edge", ["kernels.handlers", "kernels.websocket"]),
+    ("edge", ["kernels.handlers", "kernels.websocket", "kernels.backlog"]),
     ("composition", ["kernels.manager", "kernels.options"]),
     ("features", ["kernels.pool", "kernels.persistence"]),
     ("life cycle", ["kernels.lifecycle"]),

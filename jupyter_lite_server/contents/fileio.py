@@ -23,6 +23,7 @@ import hashlib
 import os
 import stat
 import tempfile
+from typing import BinaryIO
 
 from .errors import NotRegularFile
 
@@ -67,7 +68,7 @@ def read_bytes(os_path: str) -> bytes:
         return f.read()
 
 
-def open_for_download(os_path: str):  # type: ignore[no-untyped-def]
+def open_for_download(os_path: str) -> BinaryIO:
     """A binary file object on a regular file (a FIFO is refused, never waited on)."""
     fd, _ = open_regular(os_path)
     return os.fdopen(fd, "rb")
@@ -152,7 +153,7 @@ def _write_in_place(source_path: str, target: str) -> None:
     os.unlink(backup)
 
 
-def _overwrite(f, data: bytes) -> None:  # type: ignore[no-untyped-def]
+def _overwrite(f: BinaryIO, data: bytes) -> None:
     f.seek(0)
     f.write(data)
     f.truncate()

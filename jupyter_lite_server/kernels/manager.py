@@ -143,18 +143,30 @@ class MappingKernelManager(KernelManagerOptions):
 
         kernel_id = str(uuid.uuid4())
         persistent = self._persistence is not None
+        if self._persistence is not None:
+            env = {**env, **self._persistence.launch_env(kernel_id)}
         request = LaunchRequest(
             kernel_id=kernel_id, cwd=cwd, env=env, persistent=persistent, environment=environment
         )
         found, launched = await self.finder.launch(name, request)
         kernel = ManagedKernel(kernel_id, found.name, launched)
         kernel.origin = (found.provider.id, found.kernel_type.name)
-        if self._persistence is not None:
-            self._persistence.watch(kernel)  # iopub through a keeper that outlives us
-            self._persistence.save(kernel, pooled=pooled)
-        else:
-            kernel.start_watching()
-        ready = kernel.begin_ready_check(self.kernel_start_timeout)
+        try:
+            if self._persistence is not None:
+                self._persistence.watch(kernel)  # iopub through a keeper that outlives us
+                await self._persistence.record_new(kernel, pooled)
+            else:
+                kernel.start_watching()
+            ready = kernel.begin_ready_check(self.kernel_start_timeout)
+        except KernelStartError:
+            raise  # already stopped
+        except Exception as exc:  # e.g. no file descriptor left for its sockets
+            self.log.error("Stopping kernel %s: it could not be connected (%s)", kernel_id, exc)
+            kernel.close_streams()
+            if self._persistence is not None:
+                self._persistence.drop_keeper(kernel_id)
+            await launched.shutdown(now=True)
+            raise KernelStartError(f"The kernel could not be connected: {exc}") from exc
         ready.add_done_callback(lambda f: self._on_start_checked(kernel, f))
         self.log.info("Kernel launched: %s (%s) %s", kernel_id, found.name, launched.describe())
         self._watch()
@@ -349,6 +361,7 @@ class MappingKernelManager(KernelManagerOptions):
         if self._persistence is None:
             return 0
         kernels = await self._persistence.reattach_all(self.finder, self.reattach_timeout)
+        await self._persistence.stop_strays()
         for kernel in kernels:
             self._kernels[kernel.id] = kernel
             self._proven.add(kernel.name)
@@ -365,17 +378,19 @@ class MappingKernelManager(KernelManagerOptions):
         """
         self._death_watch.stop()
         self._culler.stop()
-        pooled = self._pool.stop() if self._pool is not None else []
+        to_stop = self._pool.stop() if self._pool is not None else []
         if self.keep_kernels and self._persistence is not None:
-            self._leave_running(pooled)
-        for kernel in pooled:
+            await self._persistence.flush()  # which records were written decides what stays
+            self._leave_running(to_stop)
+        for kernel in to_stop:
             self._kernels[kernel.id] = kernel  # shut down like any other
         await self._shutdown_listed()
         if self._persistence is not None:
             await self._persistence.flush()
 
-    def _leave_running(self, pooled: list[ManagedKernel]) -> None:
-        kept = [k for k in self._kernels.values() if k not in pooled]
+    def _leave_running(self, to_stop: list[ManagedKernel]) -> None:
+        assert self._persistence is not None
+        kept = self._persistence.left_for_next_server(self._kernels.values(), to_stop)
         self.log.info("Leaving %d kernel(s) running for the next server (--keep-kernels)",
                       len(kept))  # fmt: skip
         for kernel in kept:

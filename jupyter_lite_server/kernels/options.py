@@ -63,6 +63,19 @@ class KernelManagerOptions(LoggingConfigurable):
         10 * 1024 * 1024,
         help="Output kept per disconnected client session, replayed when it reconnects.",
     ).tag(config=True)
+    replay_sessions_per_kernel = Int(
+        16,
+        help="Disconnected client sessions whose output is kept per kernel (each holds "
+        "three ZMQ sockets and up to replay_buffer_bytes); beyond it the session that left "
+        "longest ago is forgotten first.",
+    ).tag(config=True)
+    client_send_buffer = Int(
+        32 * 1024 * 1024,
+        help="Bytes a websocket client may have waiting to be sent before further output "
+        "for it waits in a backlog of at most replay_buffer_bytes (oldest messages dropped "
+        "first, counted and reported to the client): one slow reader can neither exhaust "
+        "memory nor slow the other clients of its kernel.",
+    ).tag(config=True)
     replay_buffer_timeout = Float(
         3600.0, help="Seconds a disconnected client's output is kept for it."
     ).tag(config=True)

@@ -20,9 +20,10 @@ from typing import Any
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketHandler
 
-from ..compat.tornado_ws import open_stream
+from ..compat.tornado_ws import open_stream, unsent_bytes
 from ..web.base import ApiError, AuthenticatedWebSocketMixin
-from .lifecycle.parking import ParkedSession, dropped_notice
+from .backlog import Backlog
+from .lifecycle.parking import ParkedSession, dropped_notice, lost_output_notice
 from .manager import MappingKernelManager, UnknownKernel
 from .protocol import wire
 
@@ -34,6 +35,10 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
     _held: list[wire.ClientMessage]
     _outgoing: list[wire.Frame]
     _flush_scheduled = False
+    #: Bytes given to the stream and not yet sent (as of the last flush) plus those
+    #: queued since; beyond ``client_send_buffer`` output waits in ``_backlog``.
+    _queued = 0
+    _backlog: Backlog | None = None
 
     @property
     def kernel_manager(self) -> MappingKernelManager:
@@ -177,7 +182,16 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
         connection = self.ws_connection  # per frame: the cheap public check; the stream is
         if connection is None or connection.is_closing():  # taken once per flush
             return
+        if self._backlog is not None:  # the client is not reading: wait, bounded
+            if self._backlog.add(chunks, binary):
+                log.warning("Kernel %s: client %s reads too slowly; dropping its oldest "
+                            "waiting output beyond %d bytes", self.kernel.id,
+                            self.request.remote_ip, self._backlog.limit_bytes)  # fmt: skip
+            return
         length = sum(map(len, chunks))
+        self._queued += length
+        if self._queued > self.kernel_manager.client_send_buffer:
+            self._backlog = Backlog(self.kernel_manager.replay_buffer_bytes)  # for what follows
         opcode = 0x82 if binary else 0x81
         if length < 126:
             header = bytes((opcode, length))
@@ -206,11 +220,33 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
                 if small:  # keep order; big payloads are handed over without a copy
                     stream.write(b"".join(small))
                     small = []
-                stream.write(chunk)
+                written = stream.write(chunk)
             if small:
-                stream.write(b"".join(small))
+                written = stream.write(b"".join(small))
         except StreamClosedError:
-            pass
+            return
+        self._queued = unsent_bytes(stream)
+        if self._backlog is None and self._queued > self.kernel_manager.client_send_buffer:
+            self._backlog = Backlog(self.kernel_manager.replay_buffer_bytes)
+        if self._backlog is not None:
+            written.add_done_callback(self._drained)  # resume once the peer took it all
+
+    def _drained(self, written: asyncio.Future) -> None:
+        """The stream took everything: send what waited, after a word on what was lost."""
+        backlog, self._backlog = self._backlog, None
+        self._queued = 0
+        if backlog is None or written.cancelled() or written.exception() is not None:
+            return  # the connection closed meanwhile
+        if backlog.dropped:
+            log.warning("Kernel %s: client %s caught up; %d message(s) of its output were "
+                        "dropped", self.kernel.id, self.request.remote_ip, backlog.dropped)
+            notice = lost_output_notice(
+                backlog.dropped, backlog.limit_bytes, self.session_id or "",
+                "because this client read more slowly than the kernel wrote",
+            )  # fmt: skip
+            self._send_to_client(notice, "iopub")
+        for chunks, binary in backlog.take():
+            self.write_frame(chunks, binary)
 
     def release(self, park: bool = True) -> None:
         """Stop exchanging messages with the kernel.
@@ -233,6 +269,7 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
             and kernel.id in manager
             and manager.replay_buffer_bytes > 0
         ):
+            kernel.max_parked = manager.replay_sessions_per_kernel
             kernel.park(
                 self.session_id, streams, manager.replay_buffer_bytes,
                 manager.replay_buffer_timeout,

@@ -48,6 +48,15 @@ class DatabaseError(Exception):
     """The database cannot be used; the message names the file and why."""
 
 
+class DatabaseUnavailable(DatabaseError):
+    """A query failed while the server ran (file deleted, disk full, I/O error)."""
+
+    def __init__(self, message: str, disk_full: bool) -> None:
+        super().__init__(message)
+        #: 507 for a full disk, 503 for anything else: the client may retry later.
+        self.http_status = 507 if disk_full else 503
+
+
 class Database:
     def __init__(self, path: str) -> None:
         self.path = path
@@ -109,10 +118,30 @@ class Database:
             self._lock_fd = None
 
     def _execute(self, sql: str, params: tuple) -> list[tuple]:
+        import sqlite3
+
         connection = self._connect()
-        rows = connection.execute(sql, params).fetchall()
-        connection.commit()
+        try:
+            rows = connection.execute(sql, params).fetchall()
+            connection.commit()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                connection.rollback()
+            raise self._unavailable(exc) from exc
         return rows
+
+    def _unavailable(self, exc: Exception) -> DatabaseUnavailable:
+        code = getattr(exc, "sqlite_errorname", "")
+        if code == "SQLITE_FULL":
+            return DatabaseUnavailable(
+                f"The disk holding the sessions database {self.path!r} is full: {exc}", True
+            )
+        if code == "SQLITE_READONLY_DBMOVED" or (self.on_file and not os.path.exists(self.path)):
+            return DatabaseUnavailable(
+                f"The sessions database {self.path!r} was deleted or moved while the server "
+                "ran; restart the server to create it again", False
+            )  # fmt: skip
+        return DatabaseUnavailable(f"The sessions database {self.path!r} failed: {exc}", False)
 
     async def run(self, sql: str, params: tuple = ()) -> list[tuple]:
         loop = asyncio.get_running_loop()

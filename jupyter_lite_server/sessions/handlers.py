@@ -9,7 +9,7 @@ from tornado.escape import url_escape
 from ..kernels.lifecycle.finder import NoSuchKernel
 from ..kernels.manager import KernelStartError, UnknownKernel
 from ..web.base import ApiError, APIHandler
-from .manager import SessionError, SessionManager, UnknownSession
+from .manager import SessionError, SessionManager, SessionsUnavailable, UnknownSession
 
 SESSION_ID = r"(?P<session_id>\w+-\w+-\w+-\w+-\w+)"
 
@@ -24,6 +24,8 @@ class SessionAPIHandler(APIHandler):
             return await awaitable
         except UnknownSession as exc:
             raise ApiError(404, str(exc)) from None
+        except SessionsUnavailable as exc:
+            raise ApiError(exc.http_status, str(exc), "Sessions database unavailable") from None
         except (SessionError, NoSuchKernel) as exc:
             raise ApiError(400, str(exc)) from None
         except UnknownKernel as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 from ..kernels.persistence.store import KernelRecord
 from .database import Database
@@ -16,6 +17,7 @@ class SqliteKernelStore:
 
     def __init__(self, database: Database) -> None:
         self._db = database
+        self.owner = os.path.realpath(database.path)
 
     async def save(self, record: KernelRecord) -> None:
         await self._db.run(

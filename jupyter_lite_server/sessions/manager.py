@@ -22,7 +22,7 @@ from traitlets.config import LoggingConfigurable
 from ..contents.errors import NotFound
 from ..contents.manager import ContentsManager
 from ..kernels.manager import MappingKernelManager, UnknownKernel
-from .database import SESSION_COLUMNS, Database, DatabaseError
+from .database import SESSION_COLUMNS, Database, DatabaseError, DatabaseUnavailable
 from .environments import EnvironmentPins
 from .kernel_store import SqliteKernelStore
 
@@ -31,6 +31,14 @@ SELECT_SESSIONS = f"SELECT {', '.join(SESSION_COLUMNS)} FROM session"
 
 class SessionError(Exception):
     """A request the session manager cannot honour."""
+
+
+class SessionsUnavailable(SessionError):
+    """The sessions database failed; ``http_status`` is 503, or 507 for a full disk."""
+
+    def __init__(self, message: str, http_status: int) -> None:
+        super().__init__(message)
+        self.http_status = http_status
 
 
 class UnknownSession(SessionError, KeyError):
@@ -88,6 +96,9 @@ class SessionManager(LoggingConfigurable):
     async def _db(self, sql: str, params: tuple = ()) -> list[Any]:
         try:
             return await self.database.run(sql, params)
+        except DatabaseUnavailable as exc:
+            self.log.error("%s", exc)
+            raise SessionsUnavailable(str(exc), exc.http_status) from exc
         except DatabaseError as exc:
             raise SessionError(str(exc)) from exc
 
@@ -200,16 +211,22 @@ class SessionManager(LoggingConfigurable):
             existing = await self.find_by_path(path)
             if existing is not None:
                 return existing, False
+            started = kernel_id is None
             if kernel_id is not None:
                 if kernel_id not in self.kernel_manager:
                     raise SessionError(f"Kernel {kernel_id} does not exist")
             else:
                 kernel_id = await self._start_kernel(path, kernel_name)
             session_id = str(uuid.uuid4())
-            await self._db(
-                "INSERT INTO session VALUES (?, ?, ?, ?, ?)",
-                (session_id, path, name, type, kernel_id),
-            )
+            try:
+                await self._db(
+                    "INSERT INTO session VALUES (?, ?, ?, ?, ?)",
+                    (session_id, path, name, type, kernel_id),
+                )
+            except BaseException:
+                if started:  # nobody could ever reach it: it must not outlive the request
+                    await self._shutdown_quietly(kernel_id)
+                raise
         if not lock.locked():
             self._path_locks.pop(path, None)
         return await self.get_session(session_id), True
@@ -234,10 +251,16 @@ class SessionManager(LoggingConfigurable):
                 updates["kernel_id"] = await self._start_kernel(path, kernel["name"])
         if updates:
             assignments = ", ".join(f"{column} = ?" for column in updates)  # fixed column names
-            await self._db(
-                f"UPDATE session SET {assignments} WHERE session_id = ?",
-                (*updates.values(), session_id),
-            )
+            try:
+                await self._db(
+                    f"UPDATE session SET {assignments} WHERE session_id = ?",
+                    (*updates.values(), session_id),
+                )
+            except BaseException:
+                started = updates.get("kernel_id")
+                if started and kernel and not kernel.get("id"):
+                    await self._shutdown_quietly(started)
+                raise
         new_kernel = updates.get("kernel_id", old_kernel)
         if new_kernel != old_kernel and not await self._kernel_in_use(old_kernel):
             await self._shutdown_quietly(old_kernel)

@@ -19,7 +19,7 @@ from jupyter_lite_server.compat.jupyter_client import (
     set_relaunch_arguments,
 )
 from jupyter_lite_server.compat.jupyterhub import hub_oauth_class
-from jupyter_lite_server.compat.tornado_ws import open_stream
+from jupyter_lite_server.compat.tornado_ws import open_stream, unsent_bytes
 
 
 def test_jupyter_client_still_has_the_shutdown_poll_we_shorten():
@@ -75,6 +75,33 @@ async def test_tornado_websocket_stream_takes_raw_frames():
         connection = await websocket.websocket_connect(f"ws://127.0.0.1:{port}/ws")
         message = await asyncio.wait_for(connection.read_message(), 5)
         assert message == "raw frame"
+        connection.close()
+    finally:
+        server.stop()
+
+
+class _UnreadHandler(websocket.WebSocketHandler):
+    pending: list[int] = []
+
+    def open(self) -> None:
+        stream = open_stream(self)
+        assert stream is not None
+        before = unsent_bytes(stream)
+        payload = b"x" * (8 << 20)  # more than any socket buffer takes at once
+        stream.write(bytes((0x82, 127)) + len(payload).to_bytes(8, "big") + payload)
+        _UnreadHandler.pending = [before, unsent_bytes(stream)]
+
+
+async def test_tornado_stream_tells_how_much_it_has_not_sent():
+    sock, port = bind_unused_port()
+    server = HTTPServer(web.Application([(r"/ws", _UnreadHandler)]))
+    server.add_sockets([sock])
+    try:
+        connection = await websocket.websocket_connect(f"ws://127.0.0.1:{port}/ws")
+        message = await asyncio.wait_for(connection.read_message(), 10)
+        assert len(message) == 8 << 20
+        before, after = _UnreadHandler.pending
+        assert before == 0 and 0 < after <= (8 << 20) + 10, _UnreadHandler.pending
         connection.close()
     finally:
         server.stop()

@@ -76,6 +76,8 @@ class ManagedKernel:
         self._iopub_seen = asyncio.Event()
         self._check: asyncio.Task[None] | None = None
         self.parked: dict[str, ParkedSession] = {}
+        #: Disconnected client sessions kept for replay (set by the manager's option).
+        self.max_parked = 16
         #: (provider id, the provider's kernel type name): what a stored record needs.
         self.origin: tuple[str, str] = ("", name)
         #: (bytes, seconds) kept for each client session that is away.
@@ -268,8 +270,17 @@ class ManagedKernel:
     def park(
         self, session_id: str, streams: dict[str, ZMQChannel], limit_bytes: int, timeout: float
     ) -> None:
-        """Keep a departed client's sockets and buffer what it misses."""
+        """Keep a departed client's sockets and buffer what it misses.
+
+        At most ``max_parked`` sessions are kept per kernel (each holds three ZMQ
+        sockets and up to ``limit_bytes``): the one that left longest ago goes first.
+        """
         self.unpark(session_id, close=True)
+        while len(self.parked) >= self.max_parked:
+            oldest = next(iter(self.parked))
+            log.info("Kernel %s: forgetting the output kept for session %s, the oldest of "
+                     "%d disconnected sessions", self.id, oldest, len(self.parked))  # fmt: skip
+            self.unpark(oldest, close=True)
         parked = ParkedSession(session_id, streams, limit_bytes)
         for channel, stream in streams.items():
             stream.on_message = parked.on_stream(channel, self.signer)

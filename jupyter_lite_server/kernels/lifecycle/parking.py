@@ -69,10 +69,19 @@ class ParkedSession:
 
 def dropped_notice(parked: ParkedSession, session_id: str) -> wire.KernelMessage:
     """A stderr stream message telling the client how much output it lost."""
+    return lost_output_notice(
+        parked.dropped, parked.limit_bytes, session_id, "while no client was connected"
+    )
+
+
+def lost_output_notice(
+    dropped: int, limit_bytes: int, session_id: str, when: str
+) -> wire.KernelMessage:
+    """A stderr stream message saying ``dropped`` messages were discarded ``when``."""
     header = wire.new_header("stream", session_id)
     text = (
-        f"[jls] {parked.dropped} message(s) of output were discarded while no client was "
-        f"connected (buffer limit {parked.limit_bytes} bytes).\n"
+        f"[jls] {dropped} message(s) of output were discarded {when} "
+        f"(buffer limit {limit_bytes} bytes).\n"
     )
     parts = wire.build_parts(header, {}, {}, {"name": "stderr", "text": text})
     return wire.KernelMessage(parts=parts, header=header)

@@ -15,9 +15,14 @@ keeper then replays that output to the clients whose requests produced it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ..protocol.procs import live_argv, processes_with_env
 from ..providers.base import KernelStartError
 from .iopub_keeper import KeeperHandle, keeper_runs, start_keeper
 from .store import KernelRecord, KernelStore
@@ -27,6 +32,11 @@ if TYPE_CHECKING:
     from ..lifecycle.kernel import ManagedKernel
 
 log = logging.getLogger("jls.kernels")
+
+#: Set in the environment of every kernel launched with a store: the store's identity,
+#: and the kernel's id (see ``KernelPersistence.stop_strays``).
+OWNER_ENV = "JLS_KERNEL_STORE"
+KERNEL_ID_ENV = "JLS_KERNEL_ID"
 
 
 class KernelPersistence:
@@ -41,6 +51,19 @@ class KernelPersistence:
         self.replay_timeout = replay_timeout
         self._pending: set[asyncio.Future] = set()
         self._keepers: dict[str, KeeperHandle] = {}
+        #: Kernels whose latest record could not be written: a next server could not
+        #: find them, so they are stopped with this one rather than left running.
+        self._unrecorded: set[str] = set()
+        #: The ids of the records found at start-up (reattached or not).
+        self._stored_ids: set[str] = set()
+
+    def launch_env(self, kernel_id: str) -> dict[str, str]:
+        """Variables that mark a kernel's processes as ours, so a next server can find
+        (and stop) one whose record was never written."""
+        return {OWNER_ENV: self.store.owner, KERNEL_ID_ENV: kernel_id}
+
+    def recorded(self, kernel_id: str) -> bool:
+        return kernel_id not in self._unrecorded
 
     def watch(self, kernel: ManagedKernel, keeper: KeeperHandle | None = None) -> None:
         """Subscribe ``kernel`` to its iopub through a keeper (a new one unless given)."""
@@ -52,20 +75,69 @@ class KernelPersistence:
         kernel.replay_limits = (self.replay_bytes, self.replay_timeout)
         kernel.start_watching(keeper.url)
 
-    def _in_background(self, coroutine) -> None:
+    def _in_background(self, coroutine, kernel_id: str) -> None:
         # Writes go to the database thread in the order they are made.
         task = asyncio.ensure_future(coroutine)
         self._pending.add(task)
-        task.add_done_callback(self._done)
+        task.add_done_callback(lambda t: self._done(t, kernel_id))
 
-    def _done(self, task: asyncio.Future) -> None:
+    def _done(self, task: asyncio.Future, kernel_id: str) -> None:
         self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("Could not update the kernel records: %s", task.exception())
+        if task.cancelled():
+            return
+        if task.exception() is None:
+            self._unrecorded.discard(kernel_id)
+            return
+        self._unrecorded.add(kernel_id)
+        log.error("Could not update the record of kernel %s: %s. It will be stopped with "
+                  "this server instead of being left running.", kernel_id, task.exception())
+
+    async def record(self, kernel: ManagedKernel, pooled: bool = False) -> None:
+        """Write the kernel's first record now: a launch is complete only once a next
+        server could find the kernel. Raises what the store raised."""
+        await self.store.save(self._record(kernel, pooled))
+
+    async def record_new(self, kernel: ManagedKernel, pooled: bool = False) -> None:
+        """Record a new kernel, or stop it: one no next server could find must not run."""
+        try:
+            await self.record(kernel, pooled)
+        except Exception as exc:
+            log.error("Stopping kernel %s: its record could not be written (%s)", kernel.id, exc)
+            kernel.close_streams()
+            self.drop_keeper(kernel.id)
+            await kernel.launched.shutdown(now=True)
+            error = KernelStartError(f"The kernel was stopped: {exc}")
+            error.http_status = getattr(exc, "http_status", 503)
+            raise error from exc
+
+    def left_for_next_server(
+        self, kernels: Iterable[ManagedKernel], to_stop: list[ManagedKernel]
+    ) -> list[ManagedKernel]:
+        """The kernels to leave running (those a next server can find by their record);
+        the others are appended to ``to_stop``."""
+        kept = []
+        for kernel in kernels:
+            if kernel in to_stop:
+                continue
+            if self.recorded(kernel.id):
+                kept.append(kernel)
+            else:
+                to_stop.append(kernel)  # its record is missing or stale
+        return kept
 
     def save(self, kernel: ManagedKernel, pooled: bool = False) -> None:
+        """Update the kernel's record in the background (restart, pool hand-out)."""
+        self._in_background(self.store.save(self._record(kernel, pooled)), kernel.id)
+
+    def drop_keeper(self, kernel_id: str) -> None:
+        """Stop the keeper of a kernel that never got a record."""
+        keeper = self._keepers.pop(kernel_id, None)
+        if keeper is not None:
+            keeper.stop()
+
+    def _record(self, kernel: ManagedKernel, pooled: bool) -> KernelRecord:
         provider_id, type_name = kernel.origin
-        record = KernelRecord(
+        return KernelRecord(
             kernel_id=kernel.id,
             name=kernel.name,
             provider_id=provider_id,
@@ -75,14 +147,14 @@ class KernelPersistence:
             pooled=pooled,
             keeper=keeper.to_record() if (keeper := self._keepers.get(kernel.id)) else {},
         )
-        self._in_background(self.store.save(record))
 
     def remove(self, kernel_id: str) -> None:
         """The kernel is gone for good: its record and its keeper go too."""
         keeper = self._keepers.pop(kernel_id, None)
         if keeper is not None:
             keeper.stop()
-        self._in_background(self.store.remove(kernel_id))
+        self._unrecorded.discard(kernel_id)
+        self._in_background(self.store.remove(kernel_id), kernel_id)
 
     async def flush(self) -> None:
         """Wait for every write made so far (before the server exits)."""
@@ -91,9 +163,36 @@ class KernelPersistence:
 
     # --- start-up ----------------------------------------------------------------
 
+    async def stop_strays(self, grace: float = 5.0) -> int:
+        """Stop the kernel processes an earlier server on this store launched but never
+        recorded (it was killed, or its database failed, in between): nobody can reach
+        them. Called after ``reattach_all`` and before anything is launched."""
+        loop = asyncio.get_running_loop()
+        marked = await loop.run_in_executor(
+            None, processes_with_env, OWNER_ENV, self.store.owner
+        )
+        strays = [pid for pid, env in marked.items() if env.get(KERNEL_ID_ENV) not in
+                  self._stored_ids and pid != os.getpid()]  # fmt: skip
+        stopped = len(strays)
+        for pid in strays:
+            log.warning("Stopping process %d: a kernel (%s) an earlier server launched on %s "
+                        "but never recorded", pid, marked[pid].get(KERNEL_ID_ENV),
+                        self.store.owner)  # fmt: skip
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = loop.time() + grace
+        while strays and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+            strays = [pid for pid in strays if live_argv(pid) is not None]
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return stopped
+
     async def reattach_all(self, finder: KernelFinder, timeout: float) -> list[ManagedKernel]:
         """Every stored kernel still running and answering with its key, concurrently."""
         records = await self.store.load_all()
+        self._stored_ids = {record.kernel_id for record in records}
         if not records:
             return []
         log.info("Reattaching %d stored kernel(s)", len(records))

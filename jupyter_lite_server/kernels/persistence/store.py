@@ -48,6 +48,10 @@ class KernelRecord:
 class KernelStore(Protocol):
     """Where kernel records live (the sessions database)."""
 
+    #: Names this store (the database file's real path): kernels launched with it
+    #: carry it in their environment.
+    owner: str
+
     async def save(self, record: KernelRecord) -> None: ...
 
     async def remove(self, kernel_id: str) -> None: ...

@@ -55,3 +55,24 @@ def oom_kills(path: str) -> int | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+def processes_with_env(name: str, value: str) -> dict[int, dict[str, str]]:
+    """Live processes (that we may read) whose environment has ``name=value``: their
+    environments, by PID. Empty where there is no /proc."""
+    marker = f"\0{name}={value}\0".encode()
+    found: dict[int, dict[str, str]] = {}
+    try:
+        pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return found
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                data = b"\0" + f.read()
+        except OSError:
+            continue  # gone, or not ours to read
+        if marker in data and live_argv(pid) is not None:
+            pairs = (item.partition(b"=") for item in data.split(b"\0") if item)
+            found[pid] = {os.fsdecode(k): os.fsdecode(v) for k, _, v in pairs}
+    return found

@@ -1,0 +1,89 @@
+"""One websocket client that stops reading neither grows the server nor slows the others.
+
+A real kernel prints 150 MB while one client's socket is never read (its
+receive buffer shrunk to 4 KiB) and another client reads everything.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import websocket
+from jls_client import start_server_in, stream_text
+
+pytestmark = pytest.mark.slow
+
+SEND_BUFFER = 8 << 20
+BACKLOG = 8 << 20
+CHUNKS = 150
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS")).split()[1])
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = start_server_in(
+        tmp_path,
+        f"--MappingKernelManager.client_send_buffer={SEND_BUFFER}",
+        f"--MappingKernelManager.replay_buffer_bytes={BACKLOG}",
+    )
+    yield srv
+    srv.stop()
+
+
+def test_a_client_that_stops_reading_is_bounded_and_told_what_it_lost(server):
+    api = server.api()
+    kernel_id = api.start_kernel()["id"]
+    reader = api.channels(kernel_id, "v1")  # binary frames: a client that keeps up
+    reader.execute("import sys, time")  # warm: the kernel answers, imports done
+    stalled = websocket.create_connection(
+        server.url.replace("http", "ws", 1) + f"api/kernels/{kernel_id}/channels",
+        header=[f"Authorization: token {server.token}"],
+        sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)],
+        skip_utf8_validation=True,  # websocket-client's own check is pure Python: slow
+    )
+    before = rss_kib(server.proc.pid)
+    code = (
+        f"for i in range({CHUNKS}):\n"
+        "    sys.stdout.write(f'{i:04d}' + 'x' * ((1 << 20) - 4)); sys.stdout.flush()\n"
+        "    time.sleep(0.005)  # the reading client keeps up; the stalled one cannot\n"
+    )
+    reply, iopub = reader.execute(code, timeout=120)
+    assert reply["status"] == "ok"
+    text = stream_text(iopub)  # the reading client got every byte, in order
+    assert len(text) == CHUNKS << 20
+    assert [text[i << 20 : (i << 20) + 4] for i in range(CHUNKS)] == [
+        f"{i:04d}" for i in range(CHUNKS)
+    ]
+    growth = rss_kib(server.proc.pid) - before
+    assert growth < 64 * 1024, f"the server grew by {growth} KiB for one stalled client"
+
+    # The stalled client reads at last: first what fit, then a notice, then the newest
+    # output up to the end of the request.
+    stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    stalled.settimeout(60)
+    received, notice = [], None
+    while True:
+        msg = json.loads(stalled.recv())
+        if msg["msg_type"] == "stream" and msg["content"]["text"].startswith("[jls]"):
+            notice = msg["content"]["text"]
+        elif msg["msg_type"] == "stream":
+            received.append(int(msg["content"]["text"][:4]))
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle" and \
+                msg["parent_header"].get("msg_id") == reply_parent(iopub):  # fmt: skip
+            break
+    assert notice is not None and "read more slowly" in notice
+    dropped = int(notice.split()[1])
+    assert dropped > 0 and len(received) + dropped >= CHUNKS - 2
+    assert received == sorted(received) and received[-1] == CHUNKS - 1  # newest kept
+    stalled.close()
+    reader.close()
+
+
+def reply_parent(iopub: list[dict]) -> str:
+    return iopub[-1]["parent_header"]["msg_id"]
