@@ -12,7 +12,7 @@ import socket
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tornado import httpserver
 from traitlets.config import Config, catch_config_error
@@ -40,6 +40,9 @@ from .web.base import ApiError, NotFoundHandler
 from .web.limits import LimitedApplication
 from .web.logging import configure_logging
 from .web.wiring import Wiring
+
+if TYPE_CHECKING:
+    from .terminals.manager import TerminalManager
 
 
 class ServerApp(ServerOptions):
@@ -92,6 +95,7 @@ class ServerApp(ServerOptions):
         self.session_manager = SessionManager(
             parent=self, kernel_manager=self.kernel_manager, contents_manager=self.contents_manager
         )
+        self.terminal_manager = self._terminal_manager()
         kernel_store = self.session_manager.kernel_store()
         if kernel_store is not None:
             self.kernel_manager.remember_kernels_in(kernel_store)
@@ -101,6 +105,17 @@ class ServerApp(ServerOptions):
                 "server could find the kernels again"
             )
 
+    def _terminal_manager(self) -> TerminalManager | None:
+        if not self.terminals_enabled:
+            return None
+        from .terminals.manager import TerminalManager  # terminado loads only when used
+
+        km = self.kernel_manager
+        return TerminalManager(
+            parent=self, root_dir=self.root_dir, idle_timeout=km.cull_idle_timeout,
+            idle_interval=km.cull_interval,
+        )  # fmt: skip
+
     def routes(self) -> list[tuple[str, type]]:
         from .contents.handlers import routes as contents_routes
         from .kernels.handlers import routes as kernel_routes
@@ -109,6 +124,9 @@ class ServerApp(ServerOptions):
         from .sessions.handlers import routes as session_routes
         from .web.login import routes as login_routes
         from .web.misc import routes as misc_routes
+
+        if self.terminal_manager is not None:
+            from .terminals.handlers import routes as terminal_routes
 
         table = [
             *(self.hub.routes if self.hub else []),
@@ -120,6 +138,7 @@ class ServerApp(ServerOptions):
             *session_routes(),
             *contents_routes(),
             *service_routes(),
+            *(terminal_routes() if self.terminal_manager is not None else []),
             (r"api/.*", NotFoundHandler),
         ]
         return [(self.base_url + pattern, *rest) for pattern, *rest in table]
@@ -138,6 +157,7 @@ class ServerApp(ServerOptions):
             "kernel_manager": self.kernel_manager,
             "contents_manager": self.contents_manager,
             "session_manager": self.session_manager,
+            "terminal_manager": self.terminal_manager,
             "identity_provider": self.identity_provider(),
             "cookie_secret": self.cookie_secret,
             "xsrf_cookies": True,
@@ -258,6 +278,8 @@ class ServerApp(ServerOptions):
         self.log.info("Shutting down: stopping kernels")
         server.stop()
         await self.kernel_manager.shutdown_all()
+        if self.terminal_manager is not None:
+            await self.terminal_manager.shutdown_all()
         self.session_manager.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(server.close_all_connections(), 5)
@@ -266,7 +288,8 @@ class ServerApp(ServerOptions):
         """JupyterHub activity reports and the no-activity shutdown; how to stop each."""
         km = self.kernel_manager
         idle = NoActivityShutdown(
-            self.shutdown_no_activity_timeout, self.activity, lambda: len(km), self.stop
+            self.shutdown_no_activity_timeout, self.activity,
+            lambda: len(km) + len(self.terminal_manager or ()), self.stop,
         )
         idle.start()
         if self.hub is None:

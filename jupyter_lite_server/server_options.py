@@ -65,11 +65,23 @@ FLAGS = {
         "Accept requests whose Host header is not a local name (off by default on loopback: "
         "the DNS-rebinding defence).",
     ),
+    "no-terminals": (
+        {"ServerApp": {"terminals_enabled": False}},
+        "Do not offer terminals (routes answer 404, JupyterLab shows no terminal).",
+    ),
     "allow-credentials": (
         {"ServerApp": {"allow_credentials": True}},
         "Send Access-Control-Allow-Credentials: true on CORS responses.",
     ),
 }
+
+
+def terminals_possible() -> bool:
+    """A pty (POSIX) and terminado: what terminals need."""
+    import importlib.util
+    import os
+
+    return os.name == "posix" and importlib.util.find_spec("terminado") is not None
 
 
 class ServerOptions(Application):
@@ -105,6 +117,10 @@ class ServerOptions(Application):
     serve_lab = Bool(
         True, help="Serve JupyterLab at /lab when the jupyterlab package is installed."
     ).tag(config=True)
+    terminals_enabled = Bool(
+        help="Offer terminals (a pty running the user's shell). Default: on where a pty and "
+        "terminado are available."
+    ).tag(config=True)
     hub_activity_check_interval = Float(
         10.0, help="Under JupyterHub: seconds between checks for new activity to report."
     ).tag(config=True)
@@ -124,6 +140,10 @@ class ServerOptions(Application):
         if not hasattr(self, "_cookie_secret"):
             self._cookie_secret = load_or_create_secret(self.cookie_secret_file)
         return self._cookie_secret
+
+    @default("terminals_enabled")
+    def _default_terminals(self) -> bool:
+        return terminals_possible()
 
     @default("log_level")
     def _default_log_level(self) -> int:

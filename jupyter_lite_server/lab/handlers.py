@@ -65,7 +65,7 @@ def page_config(handler: BaseHandler, lab: LabFiles, tree_path: str = "") -> dic
         "quitButton": False,
         "settingsUrl": "/lab/api/settings",
         "store_id": 0,
-        "terminalsAvailable": False,
+        "terminalsAvailable": handler.settings.get("terminal_manager") is not None,
         "themesUrl": "/lab/api/themes",
         "translationsApiUrl": "/lab/api/translations",
         "treePath": tree_path,

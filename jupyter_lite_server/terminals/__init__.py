@@ -1,0 +1,1 @@
+"""Terminals (terminado): REST models, the pty websocket, culling."""
