@@ -18,6 +18,7 @@ from jupyter_lite_server.lab import find_lab
 from jupyter_lite_server.lab.handlers import routes as lab_routes
 from jupyter_lite_server.service import routes as service_routes
 from jupyter_lite_server.sessions.handlers import routes as session_routes
+from jupyter_lite_server.terminals.handlers import routes as terminal_routes
 from jupyter_lite_server.web.misc import routes as misc_routes
 
 SAMPLES = {
@@ -26,6 +27,7 @@ SAMPLES = {
     "path": "dir/file.txt",
     "checkpoint_id": "checkpoint",
     "kernel_name": "python3",
+    "terminal_name": "1",
     "resource": "logo-64x64.png",
     "plugin_id": "@jupyterlab/apputils-extension:themes",
     "locale": "en",
@@ -36,7 +38,7 @@ SAMPLES = {
 NOT_IN_SPEC = {"", r"api/kernels/(?P<kernel_id>\w+-\w+-\w+-\w+-\w+)/channels",
                r"api/events/subscribe", r"lab/?", r"lab/tree/?(.*)", r"lab/workspaces/[^/]+/?(.*)",
                r"static/lab/(.*)", r"static/favicons/([\w-]+\.ico)", r"lab/api/.*",
-               r"favicon\.ico"}  # fmt: skip
+               r"favicon\.ico", r"terminals/websocket/([^/]+)/?"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,8 @@ def test_every_route_is_described_and_every_description_is_served(spec):
     lab = find_lab()
     assert lab is not None, "jupyterlab is a test dependency"
     table = [*misc_routes(), *kernelspec_routes(), *kernel_routes(), *session_routes(),
-             *contents_routes(), *lab_routes(lab), *service_routes()]  # fmt: skip
+             *contents_routes(), *lab_routes(lab), *service_routes(),
+             *terminal_routes()]  # fmt: skip
     patterns = [
         route[0] for route in table
         if route[0] not in NOT_IN_SPEC and not route[0].startswith("lab/extensions/")

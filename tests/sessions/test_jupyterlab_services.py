@@ -30,3 +30,22 @@ def test_notebook_session_run_save_reread_shutdown(server):
     assert summary == {"ok": True, "path": summary["path"], "output": "42\n"}
     saved = nbformat.read(os.path.join(server.root, summary["path"]), as_version=4)
     assert saved.cells[0].outputs[0]["text"] == "42\n"
+
+
+def test_terminal_manager_starts_runs_and_shuts_down_a_terminal(server):
+    from jls_client import wait_gone
+
+    env = {**os.environ, "JLS_URL": server.url, "JLS_TOKEN": server.token}
+    result = subprocess.run(
+        [shutil.which("node"), "terminal_scenario.mjs"],
+        cwd=JS,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["answer"] == "42"
+    assert summary["name"] in summary["listed"] and summary["name"] not in summary["after"]
+    assert wait_gone(summary["pid"]), "the shell outlived its terminal"
