@@ -8,6 +8,7 @@ the browser must not see a single failed request. A screenshot is kept in
 
 import json
 import os
+import re
 import shutil
 import time
 
@@ -126,3 +127,52 @@ def test_kernel_restart_from_the_menu_shows_no_death_dialog(lab_server):
             page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-restart.png"))
             browser.close()
     assert [e for e in console_errors if "died" in e or "Connection lost" in e] == []
+
+
+def test_terminal_from_the_file_menu_runs_a_command_and_closes_from_the_running_panel(
+    lab_server,
+):
+    """File > New > Terminal, `echo $((6*7))` shows 42; shut down from the running panel."""
+    from jls_client import wait_gone
+    from playwright.sync_api import sync_playwright
+
+    problems = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("response", lambda r: r.status >= 400 and problems.append((r.status, r.url)))
+        page.on("console", lambda m: m.type == "error" and problems.append(("console", m.text)))
+        # xterm draws on a canvas: what the terminal shows is read from the frames the
+        # page receives on the terminal's websocket (the screenshot shows the same).
+        shown = []
+        page.on("websocket", lambda ws: "/terminals/websocket/" in ws.url and ws.on(
+            "framereceived", lambda frame: shown.append(str(frame))))  # fmt: skip
+        try:
+            page.goto(lab_server.url + f"lab?token={lab_server.token}")
+            page.locator(".jp-Launcher").wait_for(timeout=60000)
+            page.get_by_role("menuitem", name="File").click()
+            page.locator(".lm-Menu-item", has=page.locator(".lm-Menu-itemLabel",
+                         has_text="New")).first.click()  # fmt: skip
+            page.locator(".lm-Menu-itemLabel").get_by_text("Terminal", exact=True).click()
+            screen = page.locator(".jp-Terminal .xterm-screen")
+            screen.wait_for(timeout=60000)
+            screen.click()
+            page.keyboard.type("echo ANSWER=$((6*7)) PID=$$")
+            page.keyboard.press("Enter")
+            deadline = time.monotonic() + 30
+            while "ANSWER=42 PID=" not in (text := "".join(shown)):
+                assert time.monotonic() < deadline, f"no 42 on the terminal: {text!r}"
+                page.wait_for_timeout(200)
+            shell_pid = int(re.search(r"ANSWER=42 PID=(\d+)", text).group(1))
+            page.locator('.jp-SideBar [data-id="jp-running-sessions"]').click()
+            item = page.locator(".jp-RunningSessions-item", has_text="terminals/1")
+            item.wait_for(timeout=30000)
+            item.hover()  # the shut-down button shows on hover
+            item.locator(".jp-RunningSessions-itemShutdown").click()
+            assert wait_gone(shell_pid), "the shell survived its terminal"
+            assert lab_server.api().get("api/terminals").json() == []
+        finally:
+            os.makedirs(ARTIFACTS, exist_ok=True)
+            page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-terminal.png"))
+            browser.close()
+    assert problems == []
