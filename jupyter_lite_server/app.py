@@ -281,6 +281,7 @@ class ServerApp(ServerOptions):
         if self.terminal_manager is not None:
             await self.terminal_manager.shutdown_all()
         self.session_manager.close()
+        self.contents_manager.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(server.close_all_connections(), 5)
 

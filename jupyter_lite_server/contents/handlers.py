@@ -161,6 +161,15 @@ class ModifyCheckpointsHandler(ContentsAPIHandler):
         self.finish()
 
 
+class TrustHandler(ContentsAPIHandler):
+    """JupyterLab's "Trust Notebook": the notebook's output may run in the page."""
+
+    async def post(self, path: str) -> None:
+        await self.call(self.contents.trust_notebook(path.strip("/")))
+        self.set_status(201)
+        self.finish()
+
+
 class FilesHandler(JsonErrorsMixin, BaseHandler):
     """Raw bytes of a file, streamed in chunks; ``?download=1`` for an attachment."""
 
@@ -205,6 +214,7 @@ def routes() -> list[tuple[str, type]]:
     return [
         (rf"api/contents{PATH}/checkpoints/?", CheckpointsHandler),
         (rf"api/contents{PATH}/checkpoints/{CHECKPOINT_ID}/?", ModifyCheckpointsHandler),
+        (rf"api/contents{PATH}/trust/?", TrustHandler),
         (rf"api/contents{PATH}", ContentsHandler),
         (r"files/(?P<path>.+)", FilesHandler),
     ]

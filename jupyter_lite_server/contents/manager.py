@@ -25,6 +25,7 @@ from . import fileio, models
 from .checkpoints import FileCheckpoints
 from .errors import AlreadyExists, InvalidContent, NotFound
 from .paths import PathOutsideRoot, normalize_api_path, to_os_path
+from .trust import NotebookTrust
 
 
 class ContentsManager(LoggingConfigurable):
@@ -46,6 +47,7 @@ class ContentsManager(LoggingConfigurable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.checkpoints = FileCheckpoints(self.os_path)
+        self.trust = NotebookTrust(parent=self)
         #: Awaited with (model, api path) before a save writes; may change the model
         #: (sessions/environments.py records a kernel's environment in notebooks).
         self.pre_save_hooks: list[Callable[[dict[str, Any], str], Awaitable[None]]] = []
@@ -117,7 +119,10 @@ class ContentsManager(LoggingConfigurable):
             raise InvalidContent(f"Unknown type {type!r}")
         if format not in (None, "text", "base64", "json"):
             raise InvalidContent(f"Unknown format {format!r}")
-        return await self.run(self._get, path, content, type, format, require_hash)
+        model = await self.run(self._get, path, content, type, format, require_hash)
+        if model["type"] == "notebook" and model["content"] is not None:
+            await self.trust.mark(model["content"], model["path"])
+        return model
 
     async def exists(self, path: str) -> bool:
         try:
@@ -174,7 +179,20 @@ class ContentsManager(LoggingConfigurable):
         """Write ``model``; returns (model without content, whether it was created)."""
         for hook in self.pre_save_hooks:
             await hook(model, path)
+        content = model.get("content")
+        if model.get("type") == "notebook" and isinstance(content, dict):
+            # Not a notebook the notary can read: the save itself refuses it with a 400.
+            with contextlib.suppress(KeyError, TypeError, AttributeError, ValueError):
+                await self.trust.sign_if_trusted(content, path)
         return await self.run(self._save, model, path)
+
+    async def trust_notebook(self, path: str) -> None:
+        """Sign the notebook as it is on disk: its output is the user's to trust."""
+        model = await self.get(path, content=True, type="notebook")
+        await self.trust.trust(model["content"], model["path"])
+
+    def close(self) -> None:
+        self.trust.close()
 
     def _increment_name(self, directory: str, base: str, ext: str, insert: str) -> str:
         os_dir = self.os_path(directory)

@@ -176,3 +176,44 @@ def test_terminal_from_the_file_menu_runs_a_command_and_closes_from_the_running_
             page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-terminal.png"))
             browser.close()
     assert problems == []
+
+
+def test_html_output_saved_reloaded_is_still_trusted(lab_server):
+    """A notebook whose output runs JavaScript: saved, page reloaded, reopened, the
+    script runs again (JupyterLab runs it only for a trusted notebook)."""
+    from playwright.sync_api import sync_playwright
+
+    code = ("from IPython.display import HTML; HTML('<div id=\"jls-probe\">static</div>"
+            "<script>document.getElementById(\"jls-probe\").textContent = \"script ran\"</script>')")  # fmt: skip
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.goto(lab_server.url + f"lab?token={lab_server.token}")
+            page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click(timeout=60000)
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60000)
+            _run_cell(page, code)
+            page.locator("#jls-probe", has_text="script ran").wait_for(timeout=60000)
+            page.keyboard.press("Control+s")
+            page.get_by_role("button", name="Rename and Save").click(timeout=30000)
+            saved = os.path.join(lab_server.root, "Untitled.ipynb")
+            deadline = time.monotonic() + 30
+            while "jls-probe" not in json.dumps(_outputs(saved)):
+                assert time.monotonic() < deadline, "the notebook was never saved with its output"
+                time.sleep(0.2)
+            page.goto(lab_server.url + "lab/tree/Untitled.ipynb")
+            page.locator("#jls-probe", has_text="script ran").wait_for(timeout=60000)
+            model = lab_server.api().get("api/contents/Untitled.ipynb").json()
+            assert model["content"]["cells"][0]["metadata"]["trusted"] is True
+        finally:
+            os.makedirs(ARTIFACTS, exist_ok=True)
+            page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-trusted.png"))
+            browser.close()
+
+
+def _outputs(path):
+    try:
+        with open(path) as f:
+            return [cell.get("outputs", []) for cell in json.load(f)["cells"]]
+    except (OSError, ValueError):
+        return []
