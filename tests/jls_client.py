@@ -53,6 +53,7 @@ def isolated_env(base: str) -> dict[str, str]:
         ("JUPYTER_RUNTIME_DIR", "runtime"),
         ("JUPYTER_CONFIG_DIR", "config"),
         ("IPYTHONDIR", "ipython"),
+        ("XDG_DATA_HOME", "xdg-data"),  # the trash, the notary's files: the test's own
     ):
         path = os.path.join(base, sub)
         os.makedirs(path, exist_ok=True)

@@ -25,7 +25,7 @@ import stat
 import tempfile
 from typing import BinaryIO
 
-from .errors import NotRegularFile
+from .errors import InvalidContent, NotRegularFile
 
 STAGING_PREFIX = ".~jls-upload-"
 _TEMP_PREFIX = ".~jls-"
@@ -208,3 +208,20 @@ def write_chunk(os_path: str, data: bytes, chunk: int) -> bool:
                 os.unlink(staged)
         return True
     return False
+
+
+def send_to_trash(os_path: str, api_path: str) -> None:
+    """Move a file or folder to the trash (send2trash: the freedesktop.org trash of its
+    file system on Linux). A file system with no usable trash is a clear error."""
+    from send2trash import send2trash
+    from send2trash.exceptions import TrashPermissionError
+
+    try:
+        send2trash(os_path)
+    except (TrashPermissionError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError) and not os.path.lexists(os_path):
+            raise
+        raise InvalidContent(
+            f"Could not move {api_path} to the trash ({exc}); the server can delete for "
+            "good instead with ContentsManager.delete_to_trash = False"
+        ) from None

@@ -33,8 +33,15 @@ class ContentsManager(LoggingConfigurable):
 
     root_dir = Unicode(help="The directory served.").tag(config=True)
     allow_hidden = Bool(False, help="Serve and list hidden (dot) files.").tag(config=True)
+    delete_to_trash = Bool(
+        True,
+        help="Move deleted files and folders (empty or not) to the trash (send2trash, the "
+        "freedesktop.org trash on Linux) instead of deleting them for good.",
+    ).tag(config=True)
     always_delete_dir = Bool(
-        False, help="Delete non-empty directories (otherwise refused with 400)."
+        False,
+        help="Without delete_to_trash: delete non-empty folders for good (otherwise "
+        "refused with 400).",
     ).tag(config=True)
     untitled_notebook = Unicode("Untitled").tag(config=True)
     untitled_file = Unicode("untitled").tag(config=True)
@@ -279,13 +286,17 @@ class ContentsManager(LoggingConfigurable):
         if not path:
             raise InvalidContent("Cannot delete the root directory")
         os_path = self.os_path(path)
-        if os.path.isdir(os_path) and not os.path.islink(os_path):
+        is_dir = os.path.isdir(os_path) and not os.path.islink(os_path)
+        if self.delete_to_trash:
+            fileio.send_to_trash(os_path, path)  # a link goes, never what it points to
+        elif is_dir:
             listing = [n for n in os.listdir(os_path) if n != FileCheckpoints.directory]
             if listing and not self.always_delete_dir:
                 raise InvalidContent(f"Directory {path} not empty")
             shutil.rmtree(os_path)
         else:
             os.unlink(os_path)
+        if not is_dir:
             self.checkpoints.delete_all(path)
 
     async def delete(self, path: str) -> None:

@@ -218,9 +218,8 @@ def test_delete_files_and_directories(api, server):
     assert api.delete("api/contents/del/f.txt").status_code == 204
     assert not os.path.exists(os.path.join(server.root, "del/f.txt"))
     assert api.delete("api/contents/del/empty").status_code == 204
-    r = api.delete("api/contents/del/full")
-    assert r.status_code == 400 and "not empty" in r.json()["message"]
-    assert os.path.exists(os.path.join(server.root, "del/full/g.txt"))
+    assert api.delete("api/contents/del/full").status_code == 204  # to the trash, as a whole
+    assert not os.path.exists(os.path.join(server.root, "del/full"))
     assert api.delete("api/contents/del/f.txt").status_code == 404
 
 

@@ -183,8 +183,9 @@ def test_html_output_saved_reloaded_is_still_trusted(lab_server):
     script runs again (JupyterLab runs it only for a trusted notebook)."""
     from playwright.sync_api import sync_playwright
 
-    code = ("from IPython.display import HTML; HTML('<div id=\"jls-probe\">static</div>"
-            "<script>document.getElementById(\"jls-probe\").textContent = \"script ran\"</script>')")  # fmt: skip
+    script = 'document.getElementById(\"jls-probe\").textContent = \"script ran\"'
+    code = ("from IPython.display import HTML; "
+            f"HTML('<div id=\"jls-probe\">static</div><script>{script}</script>')")  # fmt: skip
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -217,3 +218,34 @@ def _outputs(path):
             return [cell.get("outputs", []) for cell in json.load(f)["cells"]]
     except (OSError, ValueError):
         return []
+
+
+def test_a_folder_with_files_deleted_from_the_file_browser_goes_to_the_trash(lab_server):
+    from playwright.sync_api import sync_playwright
+
+    folder = os.path.join(lab_server.root, "old results")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "table.csv"), "w") as f:
+        f.write("a,b\n1,2\n")
+    problems = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("response", lambda r: r.status >= 400 and problems.append((r.status, r.url)))
+        try:
+            page.goto(lab_server.url + f"lab?token={lab_server.token}")
+            item = page.locator(".jp-DirListing-item", has_text="old results")
+            item.click(button="right", timeout=60000)
+            page.locator(".lm-Menu-itemLabel").get_by_text("Delete", exact=True).click()
+            page.locator(".jp-Dialog .jp-mod-accept").click(timeout=30000)  # "Delete"
+            item.wait_for(state="detached", timeout=30000)
+            assert page.locator(".jp-Dialog").count() == 0  # no error dialog
+        finally:
+            os.makedirs(ARTIFACTS, exist_ok=True)
+            page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-delete.png"))
+            browser.close()
+    assert not os.path.exists(folder)
+    trashed = os.path.join(os.path.dirname(lab_server.root), "xdg-data", "Trash", "files",
+                           "old results", "table.csv")  # fmt: skip
+    assert os.path.exists(trashed)
+    assert problems == []
