@@ -24,6 +24,7 @@ from .auth.policy import is_loopback
 from .auth.token import TokenIdentityProvider
 from .contents.errors import NotFound
 from .contents.manager import ContentsManager
+from .export.converter import NotebookConverter
 from .hub import bind_from_env, hub_wiring, started_by_hub
 from .hub.activity import ActivityReporter
 from .kernels.lifecycle.finder import KernelFinder
@@ -96,6 +97,7 @@ class ServerApp(ServerOptions):
             parent=self, kernel_manager=self.kernel_manager, contents_manager=self.contents_manager
         )
         self.terminal_manager = self._terminal_manager()
+        self.notebook_converter = NotebookConverter(config=self.config)
         kernel_store = self.session_manager.kernel_store()
         if kernel_store is not None:
             self.kernel_manager.remember_kernels_in(kernel_store)
@@ -118,6 +120,7 @@ class ServerApp(ServerOptions):
 
     def routes(self) -> list[tuple[str, type]]:
         from .contents.handlers import routes as contents_routes
+        from .export.handlers import routes as export_routes
         from .kernels.handlers import routes as kernel_routes
         from .kernelspecs.handlers import routes as kernelspec_routes
         from .service import routes as service_routes
@@ -137,6 +140,7 @@ class ServerApp(ServerOptions):
             *kernel_routes(),
             *session_routes(),
             *contents_routes(),
+            *export_routes(),
             *service_routes(),
             *(terminal_routes() if self.terminal_manager is not None else []),
             (r"api/.*", NotFoundHandler),
@@ -158,6 +162,8 @@ class ServerApp(ServerOptions):
             "contents_manager": self.contents_manager,
             "session_manager": self.session_manager,
             "terminal_manager": self.terminal_manager,
+            "notebook_converter": self.notebook_converter,
+            "warm_export": self.notebook_converter.warm,
             "identity_provider": self.identity_provider(),
             "cookie_secret": self.cookie_secret,
             "xsrf_cookies": True,
@@ -282,6 +288,7 @@ class ServerApp(ServerOptions):
             await self.terminal_manager.shutdown_all()
         self.session_manager.close()
         self.contents_manager.close()
+        self.notebook_converter.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(server.close_all_connections(), 5)
 

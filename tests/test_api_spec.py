@@ -12,6 +12,7 @@ import yaml
 from jls_client import child_pids, start_server_in
 
 from jupyter_lite_server.contents.handlers import routes as contents_routes
+from jupyter_lite_server.export.handlers import routes as export_routes
 from jupyter_lite_server.kernels.handlers import routes as kernel_routes
 from jupyter_lite_server.kernelspecs.handlers import routes as kernelspec_routes
 from jupyter_lite_server.lab import find_lab
@@ -28,6 +29,7 @@ SAMPLES = {
     "checkpoint_id": "checkpoint",
     "kernel_name": "python3",
     "terminal_name": "1",
+    "format": "html",
     "resource": "logo-64x64.png",
     "plugin_id": "@jupyterlab/apputils-extension:themes",
     "locale": "en",
@@ -62,7 +64,7 @@ def test_every_route_is_described_and_every_description_is_served(spec):
     assert lab is not None, "jupyterlab is a test dependency"
     table = [*misc_routes(), *kernelspec_routes(), *kernel_routes(), *session_routes(),
              *contents_routes(), *lab_routes(lab), *service_routes(),
-             *terminal_routes()]  # fmt: skip
+             *terminal_routes(), *export_routes()]  # fmt: skip
     patterns = [
         route[0] for route in table
         if route[0] not in NOT_IN_SPEC and not route[0].startswith("lab/extensions/")

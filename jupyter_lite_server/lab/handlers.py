@@ -91,6 +91,8 @@ class LabPageHandler(BaseHandler):
             target = url_escape(self.request.uri or "", plus=False)
             self.redirect(f"{self.settings['base_url']}login?next={target}")
             return
+        if (warm := self.settings.get("warm_export")) is not None:
+            warm()  # JupyterLab asks for the export formats once a notebook opens
         lab: LabFiles = self.settings["lab"]
         if LabPageHandler._template is None:
             import jinja2
@@ -252,7 +254,7 @@ def _merge(target: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 
 class FixedJsonHandler(APIHandler):
-    """Endpoints whose honest answer here is constant (no nbconvert, no news, no listings)."""
+    """Endpoints whose honest answer here is constant (no news, no listings)."""
 
     def initialize(self, value: Any) -> None:
         self.value = value
@@ -294,7 +296,6 @@ def routes(lab: LabFiles) -> list[tuple]:
         (r"lab/api/news/?", FixedJsonHandler, {"value": {"news": []}}),
         (r"lab/api/update/?", FixedJsonHandler, {"value": {"notification": None}}),
         (r"lab/api/extensions/?", FixedJsonHandler, {"value": []}),
-        (r"api/nbconvert/?", FixedJsonHandler, {"value": {}}),
         (r"lsp/status/?", FixedJsonHandler, {"value": {"version": 2, "sessions": {}, "specs": {}}}),
         (r"api/config/(?P<section>[\w-]+)", ConfigSectionHandler),
         (r"api/events/subscribe", EventsHandler),

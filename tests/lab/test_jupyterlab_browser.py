@@ -249,3 +249,45 @@ def test_a_folder_with_files_deleted_from_the_file_browser_goes_to_the_trash(lab
                            "old results", "table.csv")  # fmt: skip
     assert os.path.exists(trashed)
     assert problems == []
+
+
+def test_save_and_export_as_html_downloads_the_output(lab_server):
+    """File > Save and Export Notebook As > HTML: a download holding the cell's output."""
+    from playwright.sync_api import sync_playwright
+
+    problems = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 900},
+                                      accept_downloads=True)  # fmt: skip
+        downloads = []
+        context.on("page", lambda p: p.on("download", lambda d: downloads.append(d)))
+        page = context.new_page()
+        page.on("download", lambda d: downloads.append(d))
+        page.on("response", lambda r: r.status >= 400 and problems.append((r.status, r.url)))
+        try:
+            page.goto(lab_server.url + f"lab?token={lab_server.token}")
+            # JupyterLab fills the export menu when its first notebook opens.
+            with page.expect_response(lambda r: "/api/nbconvert" in r.url, timeout=60000):
+                page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click(
+                    timeout=60000
+                )
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60000)
+            _run_cell(page, "print('exported', 6*7)")
+            page.wait_for_selector(".jp-OutputArea-output:has-text('exported 42')", timeout=60000)
+            page.get_by_role("menuitem", name="File").click()
+            page.locator(".lm-Menu-itemLabel").get_by_text("Save and Export Notebook As").hover()
+            page.locator(".lm-Menu-itemLabel").get_by_text("HTML", exact=True).click()
+            deadline = time.monotonic() + 60
+            while not downloads:
+                assert time.monotonic() < deadline, "no download started"
+                page.wait_for_timeout(200)
+            download = downloads[0]
+            assert download.suggested_filename == "Untitled.html"
+            with open(download.path(), encoding="utf-8") as f:
+                assert "exported 42" in f.read()
+        finally:
+            os.makedirs(ARTIFACTS, exist_ok=True)
+            page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-export.png"))
+            browser.close()
+    assert problems == []

@@ -1,0 +1,1 @@
+"""Export notebooks with nbconvert (File > Save and Export Notebook As)."""
