@@ -111,4 +111,13 @@ def lab_wiring() -> Wiring | None:
         ),
         "lab_config": JsonFileStore(os.path.join(config_dir, "nbconfig"), ".json"),
     }
-    return Wiring(routes=routes(lab), settings=settings)
+    table = routes(lab)
+    from .notebook7 import find_notebook
+
+    notebook = find_notebook()
+    if notebook is not None:  # Jupyter Notebook 7's pages too, from its own files
+        from .notebook7 import routes as notebook_routes
+
+        settings["notebook7"] = notebook
+        table = [*notebook_routes(notebook), *table]
+    return Wiring(routes=table, settings=settings)

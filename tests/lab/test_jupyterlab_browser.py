@@ -291,3 +291,43 @@ def test_save_and_export_as_html_downloads_the_output(lab_server):
             page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-export.png"))
             browser.close()
     assert problems == []
+
+
+def test_notebook_7_tree_opens_a_notebook_that_runs_a_cell(lab_server):
+    """Jupyter Notebook 7's own pages: /tree lists the folder, a notebook opens in its
+    page and a cell runs."""
+    from playwright.sync_api import sync_playwright
+
+    with open(os.path.join(lab_server.root, "seven.ipynb"), "w") as f:
+        json.dump({"nbformat": 4, "nbformat_minor": 5, "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                           "language": "python"}},
+            "cells": [{"cell_type": "code", "id": "a", "metadata": {}, "execution_count": None,
+                       "source": "print('notebook', 6*7)", "outputs": []}]}, f)  # fmt: skip
+    problems = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.on("response", lambda r: r.status >= 400 and problems.append((r.status, r.url)))
+        page = context.new_page()
+        notebook = page
+        try:
+            page.goto(lab_server.url + f"tree?token={lab_server.token}")
+            entry = page.locator(".jp-DirListing-item", has_text="seven.ipynb")
+            with context.expect_page(timeout=60000) as opened:
+                entry.dblclick(timeout=60000)
+            notebook = opened.value
+            notebook.get_by_text("print('notebook', 6*7)").first.wait_for(timeout=60000)
+            notebook.locator(".jp-Cell .cm-content").first.click()
+            deadline = time.monotonic() + 60
+            output = notebook.locator(".jp-OutputArea-output", has_text="notebook 42")
+            while output.count() == 0:  # the kernel may still be starting: run again
+                assert time.monotonic() < deadline, "the cell never printed"
+                notebook.keyboard.press("Control+Enter")
+                notebook.wait_for_timeout(1500)
+            assert "/notebooks/seven.ipynb" in notebook.url
+        finally:
+            os.makedirs(ARTIFACTS, exist_ok=True)
+            notebook.screenshot(path=os.path.join(ARTIFACTS, "notebook7.png"))
+            browser.close()
+    assert problems == []
