@@ -17,6 +17,7 @@ from typing import Any
 
 from tornado.escape import url_escape
 
+from ..contents.errors import ContentsError
 from ..web.base import ApiError, BaseHandler
 from . import LabFiles
 from .handlers import PublicStaticHandler, page_config
@@ -107,11 +108,9 @@ class TreePageHandler(NotebookPageHandler):
         if self.login_redirect_target():
             return
         path = path.strip("/")
-        contents = self.settings["contents_manager"]
-        try:
-            model = await contents.get(path, content=False)
-        except Exception:  # NotFound, hidden, outside the root
-            raise ApiError(404, f"No such file or directory: {path}") from None
+        model = await _model(self, path)
+        if model is None:
+            raise ApiError(404, f"No such file or directory: {path}")
         if model["type"] == "directory":
             self.render_page(tree_path=path)
             return
@@ -120,21 +119,27 @@ class TreePageHandler(NotebookPageHandler):
 
 
 class NotebookDocumentHandler(NotebookPageHandler):
-    """/notebooks/<path>: the notebook page; a folder goes to its tree page."""
+    """/notebooks/<path>: the notebook page (also for one not there: the page says so);
+    a folder goes to its tree page."""
 
     async def get(self, path: str = "") -> None:
         if self.login_redirect_target():
             return
         path = path.strip("/")
-        contents = self.settings["contents_manager"]
-        try:
-            model = await contents.get(path, content=False)
-        except Exception:
-            model = None  # a notebook about to be created: the page says so itself
+        model = await _model(self, path)
         if model is not None and model["type"] == "directory":
             self.redirect(f"{self.settings['base_url']}tree/{url_escape(path, plus=False)}")
             return
         self.render_page()
+
+
+async def _model(handler: BaseHandler, path: str) -> dict[str, Any] | None:
+    """The contents model of ``path`` without content; None if it cannot be shown."""
+    try:
+        model: dict[str, Any] = await handler.settings["contents_manager"].get(path, content=False)
+    except (ContentsError, OSError):  # missing, hidden, outside the root, unreadable
+        return None
+    return model
 
 
 def routes(files: NotebookFiles) -> list[tuple[Any, ...]]:
