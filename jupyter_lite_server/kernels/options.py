@@ -74,7 +74,8 @@ class KernelManagerOptions(LoggingConfigurable):
         help="Bytes a websocket client may have waiting to be sent before further output "
         "for it waits in a backlog of at most replay_buffer_bytes (oldest messages dropped "
         "first, counted and reported to the client): one slow reader can neither exhaust "
-        "memory nor slow the other clients of its kernel.",
+        "memory nor slow the other clients of its kernel. A terminal client this far "
+        "behind is disconnected (it reconnects to the terminal's recent output).",
     ).tag(config=True)
     replay_buffer_timeout = Float(
         3600.0, help="Seconds a disconnected client's output is kept for it."

@@ -15,6 +15,7 @@ from typing import Any
 from terminado import TermSocket
 from tornado.escape import url_escape
 
+from ..compat.tornado_ws import open_stream, unsent_bytes
 from ..web.base import ApiError, APIHandler, AuthenticatedWebSocketMixin
 from .manager import TerminalManager, UnknownTerminal
 
@@ -85,6 +86,20 @@ class TerminalSocketHandler(AuthenticatedWebSocketMixin, TermSocket):
             self.close(1011, "Terminal not found")
             return
         super().open(name)
+
+    def on_pty_read(self, text: str) -> None:
+        """A client that stopped reading is disconnected once ``client_send_buffer`` bytes
+        wait for it (JupyterLab reconnects and gets terminado's recent output): a stalled
+        tab never makes the server hold a runaway command's output."""
+        stream = open_stream(self)
+        limit = self.settings["kernel_manager"].client_send_buffer
+        if stream is not None and unsent_bytes(stream) > limit:
+            log.warning("Terminal %s: client %s reads too slowly (%d bytes waiting); "
+                        "disconnecting it", self.term_name, self.request.remote_ip,
+                        unsent_bytes(stream))  # fmt: skip
+            self.close(1013, "Reading too slowly: reconnect")
+            return
+        super().on_pty_read(text)
 
     def on_message(self, message: str | bytes) -> Any:
         """A frame that is not terminado's JSON is logged and dropped."""

@@ -170,3 +170,30 @@ def test_idle_terminals_are_culled_with_the_culler_options(tmp_path, args, culle
             assert pid_alive(pid)
     finally:
         srv.stop()
+
+
+@pytest.mark.slow
+def test_a_terminal_client_that_stops_reading_is_disconnected_not_buffered(tmp_path):
+    import socket
+
+    srv = start_server_in(tmp_path, "--MappingKernelManager.client_send_buffer=4194304")
+    try:
+        api = srv.api()
+        name = api.post("api/terminals").json()["name"]
+        url = srv.url.replace("http", "ws", 1) + f"terminals/websocket/{name}"
+        stalled = websocket.create_connection(
+            url, header=[f"Authorization: token {srv.token}"], timeout=20,
+            sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)],
+        )  # fmt: skip
+        with open(f"/proc/{srv.proc.pid}/status") as f:
+            before = int(next(x for x in f if x.startswith("VmRSS")).split()[1])
+        stalled.send(json.dumps(["stdin", "head -c 150000000 /dev/zero | tr '\\\\0' x\r"]))
+        wait_until(lambda: "reads too slowly" in srv.log_text(), 60, "the stalled client dropped")
+        with open(f"/proc/{srv.proc.pid}/status") as f:
+            grown = int(next(x for x in f if x.startswith("VmRSS")).split()[1]) - before
+        assert grown < 32 * 1024, f"the server grew by {grown} KiB"
+        assert [t["name"] for t in api.get("api/terminals").json()] == [name]  # still there
+        stalled.close()
+        assert api.delete(f"api/terminals/{name}").status_code == 204
+    finally:
+        srv.stop()
