@@ -30,6 +30,7 @@ from .hub.activity import ActivityReporter
 from .kernels.lifecycle.finder import KernelFinder
 from .kernels.manager import MappingKernelManager, PoolConfigError
 from .lab import lab_wiring
+from .outputs.keeper import OutputKeeper
 from .server_options import ALIASES, FLAGS, ServerOptions
 from .service.discovery import RuntimeFile
 from .service.lifetime import NoActivityShutdown, RequestActivity
@@ -98,6 +99,9 @@ class ServerApp(ServerOptions):
         )
         self.terminal_manager = self._terminal_manager()
         self.notebook_converter = NotebookConverter(config=self.config)
+        self.output_keeper = OutputKeeper(
+            self.contents_manager, self.session_manager, parent=self
+        )
         kernel_store = self.session_manager.kernel_store()
         if kernel_store is not None:
             self.kernel_manager.remember_kernels_in(kernel_store)
@@ -164,6 +168,7 @@ class ServerApp(ServerOptions):
             "terminal_manager": self.terminal_manager,
             "notebook_converter": self.notebook_converter,
             "warm_export": self.notebook_converter.warm,
+            "output_keeper": self.output_keeper if self.output_keeper.enabled else None,
             "identity_provider": self.identity_provider(),
             "cookie_secret": self.cookie_secret,
             "xsrf_cookies": True,

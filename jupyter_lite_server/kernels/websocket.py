@@ -10,6 +10,8 @@ be understood are logged and dropped; the kernel is never affected.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import struct
 import uuid
@@ -39,6 +41,8 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
     #: queued since; beyond ``client_send_buffer`` output waits in ``_backlog``.
     _queued = 0
     _backlog: Backlog | None = None
+    #: Requests this client waits for that JupyterLab tied to a cell (their msg_ids).
+    _running: set[str]  # made in open()
 
     @property
     def kernel_manager(self) -> MappingKernelManager:
@@ -73,8 +77,11 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
                 stale.close(1000, "Replaced by a new connection with the same session")
                 stale.release(park=False)
         parked = self.kernel.unpark(self.session_id) if self.session_id else None
+        if parked is not None and (keeper := self.settings.get("output_keeper")) is not None:
+            keeper.reclaim(kernel_id, self.session_id)  # it gets the replay: no file writes
         self._held = []
         self._outgoing = []
+        self._running = set()
         if parked is not None and parked.streams:  # the same client is back: take its sockets
             self.streams = parked.streams
             for channel, stream in self.streams.items():
@@ -131,6 +138,23 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
         if msg.header.get("msg_type") == "execute_request":
             self.kernel.last_execute_header = msg.parts[0]
             self.kernel.stderr_before_execute = self.kernel.launched.failure_details()
+            self._note_cell(msg)
+
+    def _note_cell(self, msg: wire.ClientMessage) -> None:
+        """Remember which notebook cell a running request is for (JupyterLab says, in
+        ``metadata.cellId``): if this client leaves before the reply, the server keeps
+        the cell's output (outputs/keeper.py)."""
+        keeper = self.settings.get("output_keeper")
+        if keeper is None:
+            return
+        try:
+            cell_id = json.loads(bytes(msg.parts[2])).get("cellId")
+        except (ValueError, AttributeError):
+            return
+        msg_id = msg.header.get("msg_id")
+        if isinstance(cell_id, str) and isinstance(msg_id, str):
+            self._running.add(msg_id)
+            keeper.watch(self.kernel, msg_id, cell_id, self.session_id)
 
     async def _release_held(self) -> None:
         try:
@@ -151,6 +175,12 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
             log.warning("Kernel %s: dropped a %s message: %s", self.kernel.id, channel, exc)
             return
         self.kernel.relayed += 1
+        if self._running and msg.msg_type == "execute_reply":
+            with contextlib.suppress(ValueError):
+                msg_id = str(msg.parent_header().get("msg_id"))
+                if msg_id in self._running:
+                    self._running.discard(msg_id)
+                    self.settings["output_keeper"].replied(msg_id)
         self._send_to_client(msg, channel)
 
     def _send_to_client(self, msg: wire.KernelMessage, channel: str) -> None:
@@ -259,6 +289,15 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
         streams, self.streams = getattr(self, "streams", {}), {}
         if kernel is not None:
             kernel.clients.discard(self)
+            keeper = self.settings.get("output_keeper")
+            running: set[str] = getattr(self, "_running", set())
+            if running and keeper is not None:
+                if park and not kernel.lifecycle.is_ending:
+                    keeper.adopt(kernel, list(running), self.session_id)
+                else:
+                    for msg_id in running:
+                        keeper.replied(msg_id)  # replaced by the same session, or ending
+            self._running = set()
         manager = self.kernel_manager
         if (
             park

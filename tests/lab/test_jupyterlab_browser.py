@@ -331,3 +331,46 @@ def test_notebook_7_tree_opens_a_notebook_that_runs_a_cell(lab_server):
             notebook.screenshot(path=os.path.join(ARTIFACTS, "notebook7.png"))
             browser.close()
     assert problems == []
+
+
+def test_output_of_a_cell_whose_page_was_closed_is_in_the_notebook_when_reopened(lab_server):
+    """Run a cell printing a line every half second for 10 s, close the page after 2.5 s,
+    open the notebook in a new page after the cell ended: every line is there, with the
+    cell's execution count (stock JupyterLab, no extension)."""
+    from playwright.sync_api import sync_playwright
+
+    code = "import time\nfor i in range(20):\n    print('line', i, flush=True)\n    time.sleep(0.5)"
+    with open(os.path.join(lab_server.root, "long.ipynb"), "w") as f:
+        json.dump({"nbformat": 4, "nbformat_minor": 5, "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                           "language": "python"}},
+            "cells": [{"cell_type": "code", "id": "long-cell", "metadata": {},
+                       "execution_count": None, "source": code, "outputs": []}]}, f)  # fmt: skip
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.goto(lab_server.url + f"lab/tree/long.ipynb?token={lab_server.token}")
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60000)
+        page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
+        page.keyboard.press("Shift+Enter")
+        page.locator(".jp-OutputArea-output", has_text="line 4").wait_for(timeout=60000)
+        page.close()  # the laptop lid closes
+        saved = os.path.join(lab_server.root, "long.ipynb")
+        deadline = time.monotonic() + 60
+        while "line 19" not in json.dumps(_outputs(saved)):
+            assert time.monotonic() < deadline, "the output never reached the notebook"
+            time.sleep(0.5)
+        page = context.new_page()  # the same browser, logged in
+        try:
+            page.goto(lab_server.url + "lab/tree/long.ipynb")
+            output = page.locator(".jp-OutputArea-output", has_text="line 19")
+            output.wait_for(timeout=60000)
+            text = output.inner_text()
+            assert all(f"line {i}\n" in text + "\n" for i in range(20))
+            prompt = page.locator(".jp-InputArea-prompt").first.inner_text()
+            assert prompt.strip() == "[1]:"
+        finally:
+            os.makedirs(ARTIFACTS, exist_ok=True)
+            page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-output-kept.png"))
+            browser.close()

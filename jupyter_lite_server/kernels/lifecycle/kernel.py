@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ...timeutil import isoformat, utcnow
@@ -76,6 +77,9 @@ class ManagedKernel:
         self._iopub_seen = asyncio.Event()
         self._check: asyncio.Task[None] | None = None
         self.parked: dict[str, ParkedSession] = {}
+        #: Called with every iopub message (outputs/keeper.py follows requests whose
+        #: client left); empty for almost every kernel, so the hot path pays a check.
+        self.iopub_observers: list[Callable[[wire.KernelMessage], None]] = []
         #: Disconnected client sessions kept for replay (set by the manager's option).
         self.max_parked = 16
         #: (provider id, the provider's kernel type name): what a stored record needs.
@@ -145,6 +149,8 @@ class ManagedKernel:
             with contextlib.suppress(ValueError):
                 state = msg.content().get("execution_state", self.execution_state)
                 self.execution_state = state
+        for observer in self.iopub_observers:
+            observer(msg)
         self.fan_out(msg, "iopub")
 
     def fan_out(self, msg: wire.KernelMessage, channel: str) -> None:

@@ -1,0 +1,130 @@
+"""A cell's output lands in the notebook file when its browser went away (issue 18, part 1).
+
+Real kernels, a real notebook file, the websocket as JupyterLab uses it (the
+cell id in ``metadata.cellId``), closed while the cell runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+from jls_client import start_server_in, wait_until
+
+CODE = ("import time\nfor i in range(6):\n    print('line', i, flush=True)\n"
+        "    time.sleep(0.4)\n6 * 7")
+
+
+def notebook() -> dict:
+    code = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": []}
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "id": "m1", "metadata": {}, "source": "# Notes"},
+        {**code, "id": "c1", "source": CODE},
+        {**code, "id": "c2", "source": "'second'"},
+    ]}  # fmt: skip
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = start_server_in(tmp_path, "--OutputKeeper.flush_interval=1")
+    yield srv
+    srv.stop()
+
+
+def open_notebook(server, name: str = "nb.ipynb"):
+    with open(os.path.join(server.root, name), "w") as f:
+        json.dump(notebook(), f)
+    api = server.api()
+    session = api.post("api/sessions", json={"path": name, "type": "notebook",
+                                             "kernel": {"name": "python3"}}).json()  # fmt: skip
+    return api, session["kernel"]["id"]
+
+
+def run_cell(channel, cell_id: str, code: str = CODE) -> str:
+    msg = channel.message("execute_request", {
+        "code": code, "silent": False, "store_history": True, "user_expressions": {},
+        "allow_stdin": False, "stop_on_error": True})  # fmt: skip
+    msg["metadata"] = {"cellId": cell_id}
+    msg_id = channel.send(msg)
+    channel.wait_for(lambda m: m["msg_type"] == "stream")  # it runs
+    return msg_id
+
+
+def cell(server, cell_id: str, name: str = "nb.ipynb") -> dict:
+    with open(os.path.join(server.root, name)) as f:
+        return next(c for c in json.load(f)["cells"] if c["id"] == cell_id)
+
+
+def finished(server, cell_id: str):
+    current = cell(server, cell_id)
+    done = any(o["output_type"] == "execute_result" for o in current["outputs"])
+    return current if done else None
+
+
+def text(output: dict) -> str:
+    """A stream's text (nbformat writes it as a list of lines)."""
+    value = output["text"]
+    return "".join(value) if isinstance(value, list) else value
+
+
+def test_the_output_of_a_cell_whose_page_closed_is_written_into_the_notebook(server):
+    api, kernel_id = open_notebook(server)
+    channel = api.channels(kernel_id)
+    run_cell(channel, "c1")
+    channel.close()  # the tab is closed while the cell runs
+    partial = wait_until(lambda: cell(server, "c1")["outputs"], 10, "output written while running")
+    assert text(partial[0]).startswith("line 0\n")
+    # Meanwhile the user edits another cell from another page: the edit is kept.
+    model = api.get("api/contents/nb.ipynb").json()["content"]
+    model["cells"][2]["source"] = "'edited elsewhere'"
+    assert api.put("api/contents/nb.ipynb", json={"type": "notebook", "content": model}).ok
+    done = wait_until(lambda: finished(server, "c1"), 20, "the cell's end written")
+    assert done["outputs"][0]["name"] == "stdout"
+    assert text(done["outputs"][0]) == "".join(f"line {i}\n" for i in range(6))
+    result = done["outputs"][1]
+    assert "".join(result["data"]["text/plain"]) == "42" and result["execution_count"] == 1
+    assert done["execution_count"] == 1
+    assert "".join(cell(server, "c2")["source"]) == "'edited elsewhere'"
+    # A new page opens the notebook: the output is there, and trusted.
+    reopened = api.get("api/contents/nb.ipynb").json()["content"]["cells"][1]
+    assert reopened["metadata"]["trusted"] is True and len(reopened["outputs"]) == 2
+
+
+def test_a_cell_deleted_meanwhile_is_skipped_not_clobbered(server):
+    api, kernel_id = open_notebook(server)
+    channel = api.channels(kernel_id)
+    run_cell(channel, "c1")
+    channel.close()
+    model = api.get("api/contents/nb.ipynb").json()["content"]
+    model["cells"] = [c for c in model["cells"] if c["id"] != "c1"]
+    assert api.put("api/contents/nb.ipynb", json={"type": "notebook", "content": model}).ok
+    wait_until(lambda: "no longer has it" in server.log_text(), 20, "the skip logged")
+    with open(os.path.join(server.root, "nb.ipynb")) as f:
+        assert [c["id"] for c in json.load(f)["cells"]] == ["m1", "c2"]
+
+
+def test_a_client_that_comes_back_gets_the_replay_and_nothing_is_written(server):
+    api, kernel_id = open_notebook(server)
+    session_id = "same-tab-session"
+    channel = api.channels(kernel_id, session_id=session_id)
+    channel.session = session_id
+    msg_id = run_cell(channel, "c1")
+    channel.close()
+    time.sleep(0.5)
+    back = api.channels(kernel_id, session_id=session_id)  # the same tab reconnects
+    reply, _ = back.collect(msg_id, timeout=20)
+    assert reply["status"] == "ok"
+    time.sleep(1.5)  # more than a flush interval
+    assert cell(server, "c1")["outputs"] == []  # the tab shows it; the file is the tab's to save
+
+
+def test_requests_without_a_cell_id_are_only_replayed(server):
+    api, kernel_id = open_notebook(server)
+    channel = api.channels(kernel_id)
+    channel.start_execute("import time; print('no cell'); time.sleep(1)")
+    channel.wait_for(lambda m: m["msg_type"] == "stream")
+    channel.close()
+    time.sleep(2.5)
+    assert cell(server, "c1")["outputs"] == [] and cell(server, "c2")["outputs"] == []
