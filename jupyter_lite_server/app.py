@@ -251,8 +251,13 @@ class ServerApp(ServerOptions):
         ssl_options = tls_context(self.certfile, self.keyfile, self.client_ca)
         sockets = self.bind()  # first: the port names the login cookie
         await self.session_manager.open()
+        if self.output_keeper.enabled:
+            await self.output_keeper.load_adopted()
+            self.kernel_manager.before_reattached_watch = self.output_keeper.on_reattach
         await self.kernel_manager.reattach_kernels()
         await self.session_manager.prune()
+        if self.output_keeper.enabled:
+            await self.output_keeper.restore()
         await self.kernel_manager.start_pool()
         self.activity = RequestActivity()
         self.metrics = ServerMetrics(self.kernel_manager)

@@ -68,6 +68,8 @@ class MappingKernelManager(KernelManagerOptions):
         )
         #: Called with a kernel id whenever a kernel leaves the map (shutdown, death, cull).
         self.removal_listeners: list[Callable[[str], None]] = []
+        #: Called with each reattached kernel before its iopub (and replay) is read.
+        self.before_reattached_watch: Callable[[ManagedKernel], None] | None = None
         self._last_event = utcnow()
 
     @property
@@ -360,7 +362,9 @@ class MappingKernelManager(KernelManagerOptions):
         """Take back the kernels a previous server on this database left running."""
         if self._persistence is None:
             return 0
-        kernels = await self._persistence.reattach_all(self.finder, self.reattach_timeout)
+        kernels = await self._persistence.reattach_all(
+            self.finder, self.reattach_timeout, self.before_reattached_watch
+        )
         await self._persistence.stop_strays()
         for kernel in kernels:
             self._kernels[kernel.id] = kernel

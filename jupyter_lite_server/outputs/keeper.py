@@ -28,6 +28,7 @@ from traitlets.config import LoggingConfigurable
 
 from ..contents.errors import ContentsError
 from ..contents.manager import ContentsManager
+from ..sessions.manager import SessionError
 from .cell import CellOutputs
 
 if TYPE_CHECKING:  # the kernel modules load zmq: with the first kernel, not at start-up
@@ -80,14 +81,19 @@ class OutputKeeper(LoggingConfigurable):
         self._locks: dict[str, asyncio.Lock] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._restoring: dict[str, tuple[str, str, str, str, str]] = {}
 
     # --- the websocket edge's hooks (synchronous, on the event loop) --------------------
 
     def watch(self, kernel: ManagedKernel, msg_id: str, cell_id: str, session_id: str) -> None:
         """A client sent an execute request for a notebook cell."""
         watched = Watched(msg_id, cell_id, session_id, kernel, needle=f'"{msg_id}"'.encode())
-        self._watched[msg_id] = watched
-        self._by_kernel.setdefault(kernel.id, {})[msg_id] = watched
+        self._track(watched)
+
+    def _track(self, watched: Watched) -> None:
+        kernel = watched.kernel
+        self._watched[watched.msg_id] = watched
+        self._by_kernel.setdefault(kernel.id, {})[watched.msg_id] = watched
         if kernel.id not in self._observers:
             observer = functools.partial(self._observe, kernel.id)
             self._observers[kernel.id] = observer
@@ -132,7 +138,7 @@ class OutputKeeper(LoggingConfigurable):
             return
         log.info("Kernel %s: its client left during %d request(s); their output goes into %s",
                  kernel.id, len(requests), path)  # fmt: skip
-        for watched in requests:
+        for watched in requests:  # no await in this loop: the order of outputs is kept
             watched.adopted, watched.path = True, path
             if watched.dropped:
                 watched.cell.add("stream", {"name": "stderr", "text": (
@@ -140,6 +146,16 @@ class OutputKeeper(LoggingConfigurable):
                     f"(limit {self.max_output_bytes} bytes)\n")})  # fmt: skip
             while watched.raw:
                 self._apply(watched, watched.raw.popleft())
+        for watched in requests:
+            if watched.msg_id not in self._watched:
+                continue  # finished (and written) while an earlier one was being recorded
+            try:  # so that a next server goes on writing it after a crash (--sessions-db)
+                await self.sessions.remember_adopted(
+                    watched.msg_id, kernel.id, watched.cell_id, path, watched.session_id
+                )
+            except SessionError as exc:
+                log.warning("Cell %s of %s is kept by this server only: %s", watched.cell_id,
+                            path, exc)  # fmt: skip
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.ensure_future(self._flush_forever())
 
@@ -178,6 +194,8 @@ class OutputKeeper(LoggingConfigurable):
             watched.cell.add(msg.msg_type, content)
 
     def _forget(self, watched: Watched) -> None:
+        if watched.adopted:
+            self._background(self._forget_adopted(watched.msg_id))
         self._watched.pop(watched.msg_id, None)
         of_kernel = self._by_kernel.get(watched.kernel.id, {})
         of_kernel.pop(watched.msg_id, None)
@@ -186,6 +204,63 @@ class OutputKeeper(LoggingConfigurable):
             observer = self._observers.pop(watched.kernel.id, None)
             if observer is not None and observer in watched.kernel.iopub_observers:
                 watched.kernel.iopub_observers.remove(observer)
+
+    async def _forget_adopted(self, msg_id: str) -> None:
+        with contextlib.suppress(SessionError):
+            await self.sessions.forget_adopted(msg_id)
+
+    # --- after a restart -----------------------------------------------------------------
+
+    async def load_adopted(self) -> None:
+        """Before kernels are reattached: the requests an earlier server adopted
+        (``--sessions-db``), so that ``on_reattach`` follows them from the first message."""
+        self._restoring = {row[0]: row for row in await self.sessions.adopted()}
+
+    def on_reattach(self, kernel: ManagedKernel) -> None:
+        """A kernel is reattached and about to be read (replayed output first)."""
+        for msg_id, kernel_id, cell_id, _path, session_id in list(self._restoring.values()):
+            if kernel_id == kernel.id:
+                self._track(Watched(msg_id, cell_id, session_id, kernel,
+                                    needle=f'"{msg_id}"'.encode()))  # fmt: skip
+
+    async def restore(self) -> int:
+        """After the reattach: go on with those requests. What their kernels published
+        meanwhile (replayed by the iopub keepers) and later is added to the outputs
+        already in the notebook."""
+        restored = 0
+        rows, self._restoring = self._restoring, {}
+        for msg_id, _kernel_id, cell_id, path, _session_id in rows.values():
+            watched = self._watched.get(msg_id)
+            so_far = await self._cell_so_far(path, cell_id) if watched is not None else None
+            if watched is None or so_far is None:  # kernel gone, or cell gone
+                if watched is not None:
+                    self._forget(watched)
+                else:
+                    await self._forget_adopted(msg_id)
+                continue
+            watched.cell, watched.adopted, watched.path = so_far, True, path
+            while watched.raw:  # no await from here: the order of outputs is kept
+                self._apply(watched, watched.raw.popleft())
+            restored += 1
+        if restored:
+            log.info("Going on writing the output of %d cell(s) whose client left before the "
+                     "last server stopped", restored)  # fmt: skip
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.ensure_future(self._flush_forever())
+        return restored
+
+    async def _cell_so_far(self, path: str, cell_id: str) -> CellOutputs | None:
+        try:
+            model = await self.contents.get(path, content=True, type="notebook")
+        except (ContentsError, OSError):
+            return None
+        for cell in model["content"].get("cells", []):
+            if cell.get("id") == cell_id and cell.get("cell_type") == "code":
+                so_far = CellOutputs()
+                so_far.outputs = [dict(o) for o in cell.get("outputs", [])]
+                so_far.execution_count = cell.get("execution_count")
+                return so_far
+        return None
 
     # --- writing ------------------------------------------------------------------------
 

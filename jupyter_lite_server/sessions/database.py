@@ -41,6 +41,11 @@ TABLES = {
             "keeper",
         ),
     ),
+    "adopted_cell": (
+        "CREATE TABLE IF NOT EXISTS adopted_cell (msg_id TEXT PRIMARY KEY, kernel_id TEXT NOT "
+        "NULL, cell_id TEXT NOT NULL, path TEXT NOT NULL, session_id TEXT NOT NULL)",
+        ("msg_id", "kernel_id", "cell_id", "path", "session_id"),
+    ),
 }
 
 

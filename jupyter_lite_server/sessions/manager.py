@@ -132,6 +132,26 @@ class SessionManager(LoggingConfigurable):
             await self._db("DELETE FROM session WHERE session_id = ?", (session_id,))
         return len(stale)
 
+    # --- requests whose client left (outputs/keeper.py), across server restarts ---------
+
+    async def remember_adopted(
+        self, msg_id: str, kernel_id: str, cell_id: str, path: str, session_id: str
+    ) -> None:
+        if self.database.on_file:
+            await self._db("INSERT OR REPLACE INTO adopted_cell VALUES (?, ?, ?, ?, ?)",
+                           (msg_id, kernel_id, cell_id, path, session_id))  # fmt: skip
+
+    async def forget_adopted(self, msg_id: str) -> None:
+        if self.database.on_file:
+            await self._db("DELETE FROM adopted_cell WHERE msg_id = ?", (msg_id,))
+
+    async def adopted(self) -> list[tuple[str, str, str, str, str]]:
+        """(msg_id, kernel_id, cell_id, path, session_id) of an earlier server's requests."""
+        if not self.database.is_open:
+            return []
+        return [tuple(row) for row in await self._db(
+            "SELECT msg_id, kernel_id, cell_id, path, session_id FROM adopted_cell")]
+
     def close(self) -> None:
         if self._database is not None:
             self._database.close()

@@ -128,3 +128,45 @@ def test_requests_without_a_cell_id_are_only_replayed(server):
     channel.close()
     time.sleep(2.5)
     assert cell(server, "c1")["outputs"] == [] and cell(server, "c2")["outputs"] == []
+
+
+@pytest.mark.slow
+def test_output_goes_on_landing_in_the_notebook_across_a_server_crash(tmp_path):
+    """--sessions-db: the page closes, the server is SIGKILLed and restarted while the
+    cell runs; what the kernel printed meanwhile (kept by its iopub keeper) and after
+    is added to what was already written, in order, once."""
+    import signal
+
+    from jls_client import start_server
+
+    root = tmp_path / "root"
+    root.mkdir()
+    db = str(tmp_path / "sessions.db")
+    args = ("--sessions-db", db, "--OutputKeeper.flush_interval=1")
+    first = start_server(str(root), str(tmp_path), *args)
+    second = None
+    try:
+        api, kernel_id = open_notebook(first)
+        code = ("import time\nfor burst in range(3):\n    for i in range(4):\n"
+                "        print('burst', burst, 'line', i, flush=True)\n    time.sleep(4)\n6 * 7")
+        channel = api.channels(kernel_id)
+        run_cell(channel, "c1", code)
+        channel.close()
+        wait_until(lambda: "burst 0 line 3" in text_of_cell(first, "c1"), 20, "burst 0 written")
+        first.stop(signal.SIGKILL)  # during the first pause: burst 1 comes while no server runs
+        time.sleep(1.5)
+        second = start_server(str(root), str(tmp_path), *args)
+        done = wait_until(lambda: finished(second, "c1"), 30, "the cell's end written")
+        expected = "".join(f"burst {b} line {i}\n" for b in range(3) for i in range(4))
+        assert text(done["outputs"][0]) == expected, repr(text(done["outputs"][0]))
+        assert "".join(done["outputs"][1]["data"]["text/plain"]) == "42"
+        assert done["execution_count"] == 1
+        assert "Going on writing the output of 1 cell" in second.log_text()
+    finally:
+        for server in (first, second):
+            if server is not None and server.proc.poll() is None:
+                server.stop()
+
+
+def text_of_cell(server, cell_id: str) -> str:
+    return "".join(text(o) for o in cell(server, cell_id)["outputs"] if "text" in o)

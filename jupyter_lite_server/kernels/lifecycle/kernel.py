@@ -136,6 +136,8 @@ class ManagedKernel:
             log.warning("Kernel %s: dropped an iopub message: %s", self.id, exc)
             return
         if replayed:
+            for observer in self.iopub_observers:
+                observer(msg)
             self._keep_for_absent_client(msg)
             return
         self._iopub_seen.set()

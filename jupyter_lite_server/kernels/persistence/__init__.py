@@ -19,7 +19,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..protocol.procs import live_argv, processes_with_env
@@ -189,18 +189,29 @@ class KernelPersistence:
                 os.kill(pid, signal.SIGKILL)
         return stopped
 
-    async def reattach_all(self, finder: KernelFinder, timeout: float) -> list[ManagedKernel]:
+    async def reattach_all(
+        self,
+        finder: KernelFinder,
+        timeout: float,
+        before_watching: Callable[[ManagedKernel], None] | None = None,
+    ) -> list[ManagedKernel]:
         """Every stored kernel still running and answering with its key, concurrently."""
         records = await self.store.load_all()
         self._stored_ids = {record.kernel_id for record in records}
         if not records:
             return []
         log.info("Reattaching %d stored kernel(s)", len(records))
-        found = await asyncio.gather(*(self._reattach(finder, r, timeout) for r in records))
+        found = await asyncio.gather(
+            *(self._reattach(finder, r, timeout, before_watching) for r in records)
+        )
         return [kernel for kernel in found if kernel is not None]
 
     async def _reattach(
-        self, finder: KernelFinder, record: KernelRecord, timeout: float
+        self,
+        finder: KernelFinder,
+        record: KernelRecord,
+        timeout: float,
+        before_watching: Callable[[ManagedKernel], None] | None = None,
     ) -> ManagedKernel | None:
         from ..lifecycle.kernel import ManagedKernel
 
@@ -235,6 +246,8 @@ class KernelPersistence:
         if keeper is None:
             log.warning("Kernel %s has no running iopub keeper: output it produced while no "
                         "server was running is lost; starting a new keeper", label)  # fmt: skip
+        if before_watching is not None:  # e.g. follow requests before any replay arrives
+            before_watching(kernel)
         self.watch(kernel, keeper)
         try:
             await kernel.begin_ready_check(timeout, channel="control")
