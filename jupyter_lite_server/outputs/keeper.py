@@ -146,6 +146,7 @@ class OutputKeeper(LoggingConfigurable):
                     f"(limit {self.max_output_bytes} bytes)\n")})  # fmt: skip
             while watched.raw:
                 self._apply(watched, watched.raw.popleft())
+        self._background(self._flush())  # what the client saw before it left, at once
         for watched in requests:
             if watched.msg_id not in self._watched:
                 continue  # finished (and written) while an earlier one was being recorded

@@ -333,44 +333,104 @@ def test_notebook_7_tree_opens_a_notebook_that_runs_a_cell(lab_server):
     assert problems == []
 
 
-def test_output_of_a_cell_whose_page_was_closed_is_in_the_notebook_when_reopened(lab_server):
-    """Run a cell printing a line every half second for 10 s, close the page after 2.5 s,
-    open the notebook in a new page after the cell ended: every line is there, with the
-    cell's execution count (stock JupyterLab, no extension)."""
-    from playwright.sync_api import sync_playwright
+LONG_CELL = ("import time\nfor i in range(20):\n    print('line', i, flush=True)\n"
+             "    time.sleep(2.5 if i % 5 == 4 else 0.2)")  # bursts of 5 lines, then a pause
 
-    code = "import time\nfor i in range(20):\n    print('line', i, flush=True)\n    time.sleep(0.5)"
-    with open(os.path.join(lab_server.root, "long.ipynb"), "w") as f:
+
+def _write_long_notebook(root: str) -> None:
+    with open(os.path.join(root, "long.ipynb"), "w") as f:
         json.dump({"nbformat": 4, "nbformat_minor": 5, "metadata": {
             "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
                            "language": "python"}},
             "cells": [{"cell_type": "code", "id": "long-cell", "metadata": {},
-                       "execution_count": None, "source": code, "outputs": []}]}, f)  # fmt: skip
+                       "execution_count": None, "source": LONG_CELL,
+                       "outputs": []}]}, f)  # fmt: skip
+
+
+def _start_long_cell_and_close(context, server) -> None:
+    page = context.new_page()
+    page.goto(server.url + f"lab/tree/long.ipynb?token={server.token}")
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60000)
+    page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.locator(".jp-OutputArea-output", has_text="line 4").wait_for(timeout=60000)
+    page.close()  # the laptop lid closes
+
+
+def _reopen_and_check(context, server, url: str, screenshot: str) -> None:
+    page = context.new_page()
+    try:
+        page.goto(url)
+        output = page.locator(".jp-OutputArea-output", has_text="line 19")
+        output.wait_for(timeout=60000)
+        text = output.inner_text()
+        assert all(f"line {i}\n" in text + "\n" for i in range(20)), text
+        assert text.count("line 7\n") == 1  # nothing twice
+        assert page.locator(".jp-InputArea-prompt").first.inner_text().strip() == "[1]:"
+    finally:
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        page.screenshot(path=os.path.join(ARTIFACTS, screenshot))
+
+
+def _wait_for_line_19(root: str) -> None:
+    deadline = time.monotonic() + 60
+    while "line 19" not in json.dumps(_outputs(os.path.join(root, "long.ipynb"))):
+        assert time.monotonic() < deadline, "the output never reached the notebook"
+        time.sleep(0.5)
+
+
+def test_output_of_a_cell_whose_page_was_closed_is_in_the_notebook_when_reopened(lab_server):
+    """Run a cell printing 20 lines over 12 s, close the page after the first 5 lines,
+    open the notebook in a new page after the cell ended: every line is there, with the
+    cell's execution count (stock JupyterLab, no extension)."""
+    from playwright.sync_api import sync_playwright
+
+    _write_long_notebook(lab_server.root)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 900})
-        page = context.new_page()
-        page.goto(lab_server.url + f"lab/tree/long.ipynb?token={lab_server.token}")
-        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60000)
-        page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
-        page.keyboard.press("Shift+Enter")
-        page.locator(".jp-OutputArea-output", has_text="line 4").wait_for(timeout=60000)
-        page.close()  # the laptop lid closes
-        saved = os.path.join(lab_server.root, "long.ipynb")
-        deadline = time.monotonic() + 60
-        while "line 19" not in json.dumps(_outputs(saved)):
-            assert time.monotonic() < deadline, "the output never reached the notebook"
-            time.sleep(0.5)
-        page = context.new_page()  # the same browser, logged in
-        try:
-            page.goto(lab_server.url + "lab/tree/long.ipynb")
-            output = page.locator(".jp-OutputArea-output", has_text="line 19")
-            output.wait_for(timeout=60000)
-            text = output.inner_text()
-            assert all(f"line {i}\n" in text + "\n" for i in range(20))
-            prompt = page.locator(".jp-InputArea-prompt").first.inner_text()
-            assert prompt.strip() == "[1]:"
-        finally:
-            os.makedirs(ARTIFACTS, exist_ok=True)
-            page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-output-kept.png"))
+        _start_long_cell_and_close(context, lab_server)
+        _wait_for_line_19(lab_server.root)
+        _reopen_and_check(context, lab_server, lab_server.url + "lab/tree/long.ipynb",
+                          "jupyterlab-output-kept.png")  # fmt: skip
+        browser.close()
+
+
+def test_the_same_with_the_server_killed_and_restarted_meanwhile(tmp_path):
+    """As above, with the server SIGKILLed right after the page closed and started again
+    on the same sessions database: the lines printed while no server ran are there too."""
+    import signal
+
+    from jls_client import start_server
+    from playwright.sync_api import sync_playwright
+
+    root = tmp_path / "root"
+    root.mkdir()
+    _write_long_notebook(str(root))
+    args = ("--sessions-db", str(tmp_path / "sessions.db"))
+    first = start_server(str(root), str(tmp_path), *args)
+    second = None
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            _start_long_cell_and_close(context, first)
+            # The server writes the first burst at once, then dies in the pause after it
+            # (what a server received and had not yet written when killed is lost: see
+            # docs/outputs.md); the second burst comes while no server runs.
+            deadline = time.monotonic() + 30
+            while "line 4" not in json.dumps(_outputs(os.path.join(str(root), "long.ipynb"))):
+                assert time.monotonic() < deadline, "the first burst was not written"
+                time.sleep(0.1)
+            first.stop(signal.SIGKILL)
+            time.sleep(2.5)
+            second = start_server(str(root), str(tmp_path), *args)
+            _wait_for_line_19(str(root))
+            _reopen_and_check(context, second,
+                              second.url + f"lab/tree/long.ipynb?token={second.token}",
+                              "jupyterlab-output-kept-restart.png")  # fmt: skip
             browser.close()
+    finally:
+        for server in (second, first):
+            if server is not None and server.proc.poll() is None:
+                server.stop()
