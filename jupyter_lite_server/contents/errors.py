@@ -22,3 +22,8 @@ class InvalidContent(ContentsError):
 class NotRegularFile(InvalidContent):
     """A FIFO, socket or device: opening one for reading or writing could block a
     worker thread forever, so every operation but delete refuses it at once."""
+
+
+class ChangedMeanwhile(AlreadyExists):
+    """A save made on a condition (the file unchanged since it was read) that no longer
+    holds: someone else saved in between."""

@@ -21,9 +21,10 @@ from typing import Any
 from traitlets import Bool, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from ..timeutil import iso_from_timestamp
 from . import fileio, models
 from .checkpoints import FileCheckpoints
-from .errors import AlreadyExists, InvalidContent, NotFound
+from .errors import AlreadyExists, ChangedMeanwhile, InvalidContent, NotFound
 from .paths import PathOutsideRoot, normalize_api_path, to_os_path
 from .trust import NotebookTrust
 
@@ -140,7 +141,9 @@ class ContentsManager(LoggingConfigurable):
 
     # --- writing ----------------------------------------------------------------
 
-    def _save(self, model: dict[str, Any], path: str) -> tuple[dict[str, Any], bool]:
+    def _save(
+        self, model: dict[str, Any], path: str, unchanged_since: str | None = None
+    ) -> tuple[dict[str, Any], bool]:
         path = self.normalize(path)
         if not path:
             raise InvalidContent("Cannot save to the root directory itself")
@@ -173,7 +176,10 @@ class ContentsManager(LoggingConfigurable):
                 model_out = self._chunk_progress_model(path, os_path)
                 return model_out, created
         else:
-            fileio.atomic_write(os_path, models.encode(model, path))
+            data = models.encode(model, path)
+            if unchanged_since is not None and self._modified(os_path) != unchanged_since:
+                raise ChangedMeanwhile(f"{path} was changed since it was read")
+            fileio.atomic_write(os_path, data)
         return self._get(path, False, None, None, False), created
 
     def _chunk_progress_model(self, path: str, os_path: str) -> dict[str, Any]:
@@ -182,7 +188,16 @@ class ContentsManager(LoggingConfigurable):
         model["type"] = "file"
         return model
 
-    async def save(self, model: dict[str, Any], path: str) -> tuple[dict[str, Any], bool]:
+    @staticmethod
+    def _modified(os_path: str) -> str | None:
+        try:
+            return iso_from_timestamp(os.stat(os_path).st_mtime)
+        except FileNotFoundError:
+            return None
+
+    async def save(
+        self, model: dict[str, Any], path: str, unchanged_since: str | None = None
+    ) -> tuple[dict[str, Any], bool]:
         """Write ``model``; returns (model without content, whether it was created)."""
         for hook in self.pre_save_hooks:
             await hook(model, path)
@@ -191,7 +206,7 @@ class ContentsManager(LoggingConfigurable):
             # Not a notebook the notary can read: the save itself refuses it with a 400.
             with contextlib.suppress(KeyError, TypeError, AttributeError, ValueError):
                 await self.trust.sign_if_trusted(content, path)
-        return await self.run(self._save, model, path)
+        return await self.run(self._save, model, path, unchanged_since)
 
     async def trust_notebook(self, path: str) -> None:
         """Sign the notebook as it is on disk: its output is the user's to trust."""

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from traitlets import Bool, Float, Int
 from traitlets.config import LoggingConfigurable
 
-from ..contents.errors import ContentsError
+from ..contents.errors import ChangedMeanwhile, ContentsError
 from ..contents.manager import ContentsManager
 from ..sessions.manager import SessionError
 from .cell import CellOutputs
@@ -146,7 +146,6 @@ class OutputKeeper(LoggingConfigurable):
                     f"(limit {self.max_output_bytes} bytes)\n")})  # fmt: skip
             while watched.raw:
                 self._apply(watched, watched.raw.popleft())
-        self._background(self._flush())  # what the client saw before it left, at once
         for watched in requests:
             if watched.msg_id not in self._watched:
                 continue  # finished (and written) while an earlier one was being recorded
@@ -291,26 +290,40 @@ class OutputKeeper(LoggingConfigurable):
         async with lock:
             for adopted in cells:
                 adopted.cell.changed = False
-            try:
-                model = await self.contents.get(path, content=True, type="notebook")
-            except (ContentsError, OSError) as exc:
-                log.warning("Output of %d cell(s) not written: %s is gone or unreadable (%s)",
-                            len(cells), path, exc)  # fmt: skip
+            for _attempt in range(5):  # a save by someone else in between: read it again
+                try:
+                    model = await self.contents.get(path, content=True, type="notebook")
+                except (ContentsError, OSError) as exc:
+                    log.warning("Output of %d cell(s) not written: %s is gone or unreadable "
+                                "(%s)", len(cells), path, exc)  # fmt: skip
+                    return
+                if not self._apply_to(model["content"], path, cells):
+                    return
+                try:
+                    await self.contents.save({"type": "notebook", "content": model["content"]},
+                                             path, unchanged_since=model["last_modified"])
+                except ChangedMeanwhile:
+                    continue  # saved by someone else since it was read: never write over that
+                except (ContentsError, OSError) as exc:
+                    log.warning("Output of %d cell(s) not written into %s: %s", len(cells),
+                                path, exc)  # fmt: skip
+                    return
+                log.info("Wrote the output of %d cell(s) into %s", len(cells), path)
                 return
-            notebook: dict[str, Any] = model["content"]
-            by_id = {c.get("id"): c for c in notebook.get("cells", [])}
-            written = 0
-            for adopted in cells:
-                cell = by_id.get(adopted.cell_id)
-                if cell is None or cell.get("cell_type") != "code":
-                    log.warning("Output of cell %s not written: %s no longer has it",
-                                adopted.cell_id, path)  # fmt: skip
-                    continue
-                cell["outputs"] = adopted.cell.for_notebook()
-                cell["execution_count"] = adopted.cell.execution_count
-                cell.setdefault("metadata", {})["trusted"] = True  # the user's own run
-                written += 1
-            if written:
-                with contextlib.suppress(ContentsError, OSError):
-                    await self.contents.save({"type": "notebook", "content": notebook}, path)
-                    log.info("Wrote the output of %d cell(s) into %s", written, path)
+
+    @staticmethod
+    def _apply_to(notebook: dict[str, Any], path: str, cells: list[Watched]) -> int:
+        """Put the adopted cells' outputs into ``notebook``; how many it still has."""
+        by_id = {c.get("id"): c for c in notebook.get("cells", [])}
+        written = 0
+        for adopted in cells:
+            cell = by_id.get(adopted.cell_id)
+            if cell is None or cell.get("cell_type") != "code":
+                log.warning("Output of cell %s not written: %s no longer has it",
+                            adopted.cell_id, path)  # fmt: skip
+                continue
+            cell["outputs"] = adopted.cell.for_notebook()
+            cell["execution_count"] = adopted.cell.execution_count
+            cell.setdefault("metadata", {})["trusted"] = True  # the user's own run
+            written += 1
+        return written

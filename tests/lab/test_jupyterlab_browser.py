@@ -334,7 +334,7 @@ def test_notebook_7_tree_opens_a_notebook_that_runs_a_cell(lab_server):
 
 
 LONG_CELL = ("import time\nfor i in range(20):\n    print('line', i, flush=True)\n"
-             "    time.sleep(2.5 if i % 5 == 4 else 0.2)")  # bursts of 5 lines, then a pause
+             "    time.sleep(4.5 if i % 5 == 4 else 0.2)")  # bursts of 5 lines, then a pause
 
 
 def _write_long_notebook(root: str) -> None:
@@ -380,7 +380,7 @@ def _wait_for_line_19(root: str) -> None:
 
 
 def test_output_of_a_cell_whose_page_was_closed_is_in_the_notebook_when_reopened(lab_server):
-    """Run a cell printing 20 lines over 12 s, close the page after the first 5 lines,
+    """Run a cell printing 20 lines over 20 s, close the page after the first 5 lines,
     open the notebook in a new page after the cell ended: every line is there, with the
     cell's execution count (stock JupyterLab, no extension)."""
     from playwright.sync_api import sync_playwright
@@ -415,7 +415,7 @@ def test_the_same_with_the_server_killed_and_restarted_meanwhile(tmp_path):
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             context = browser.new_context(viewport={"width": 1400, "height": 900})
             _start_long_cell_and_close(context, first)
-            # The server writes the first burst at once, then dies in the pause after it
+            # The server writes the first burst (within its 3 s), then dies in the pause
             # (what a server received and had not yet written when killed is lost: see
             # docs/outputs.md); the second burst comes while no server runs.
             deadline = time.monotonic() + 30
@@ -423,7 +423,7 @@ def test_the_same_with_the_server_killed_and_restarted_meanwhile(tmp_path):
                 assert time.monotonic() < deadline, "the first burst was not written"
                 time.sleep(0.1)
             first.stop(signal.SIGKILL)
-            time.sleep(2.5)
+            time.sleep(3)
             second = start_server(str(root), str(tmp_path), *args)
             _wait_for_line_19(str(root))
             _reopen_and_check(context, second,
