@@ -92,6 +92,7 @@ def test_the_output_of_a_cell_whose_page_closed_is_written_into_the_notebook(ser
     assert reopened["metadata"]["trusted"] is True and len(reopened["outputs"]) == 2
 
 
+@pytest.mark.slow
 def test_a_cell_deleted_meanwhile_is_skipped_not_clobbered(server):
     api, kernel_id = open_notebook(server)
     channel = api.channels(kernel_id)
@@ -105,6 +106,7 @@ def test_a_cell_deleted_meanwhile_is_skipped_not_clobbered(server):
         assert [c["id"] for c in json.load(f)["cells"]] == ["m1", "c2"]
 
 
+@pytest.mark.slow
 def test_a_client_that_comes_back_gets_the_replay_and_nothing_is_written(server):
     api, kernel_id = open_notebook(server)
     session_id = "same-tab-session"
@@ -120,6 +122,7 @@ def test_a_client_that_comes_back_gets_the_replay_and_nothing_is_written(server)
     assert cell(server, "c1")["outputs"] == []  # the tab shows it; the file is the tab's to save
 
 
+@pytest.mark.slow
 def test_requests_without_a_cell_id_are_only_replayed(server):
     api, kernel_id = open_notebook(server)
     channel = api.channels(kernel_id)
