@@ -112,7 +112,7 @@ class OutputKeeper(LoggingConfigurable):
     def reclaim(self, kernel_id: str, session_id: str) -> None:
         """The client session is back and gets the replay: its requests are its own again."""
         for watched in list(self._by_kernel.get(kernel_id, {}).values()):
-            if watched.session_id == session_id and watched.adopted:
+            if watched.session_id == session_id:  # adopted, or about to be: not any more
                 log.info("Kernel %s: session %s is back; it shows cell %s itself", kernel_id,
                          session_id, watched.cell_id)  # fmt: skip
                 self._forget(watched)
