@@ -164,10 +164,9 @@ class MappingKernelManager(KernelManagerOptions):
             raise  # already stopped
         except Exception as exc:  # e.g. no file descriptor left for its sockets
             self.log.error("Stopping kernel %s: it could not be connected (%s)", kernel_id, exc)
-            kernel.close_streams()
             if self._persistence is not None:
                 self._persistence.drop_keeper(kernel_id)
-            await launched.shutdown(now=True)
+            await kernel.discard_unstarted()
             raise KernelStartError(f"The kernel could not be connected: {exc}") from exc
         ready.add_done_callback(lambda f: self._on_start_checked(kernel, f))
         self.log.info("Kernel launched: %s (%s) %s", kernel_id, found.name, launched.describe())
@@ -385,21 +384,13 @@ class MappingKernelManager(KernelManagerOptions):
         to_stop = self._pool.stop() if self._pool is not None else []
         if self.keep_kernels and self._persistence is not None:
             await self._persistence.flush()  # which records were written decides what stays
-            self._leave_running(to_stop)
+            self._persistence.leave_running(list(self._kernels.values()), to_stop)
+            self._kernels.clear()
         for kernel in to_stop:
             self._kernels[kernel.id] = kernel  # shut down like any other
         await self._shutdown_listed()
         if self._persistence is not None:
             await self._persistence.flush()
-
-    def _leave_running(self, to_stop: list[ManagedKernel]) -> None:
-        assert self._persistence is not None
-        kept = self._persistence.left_for_next_server(self._kernels.values(), to_stop)
-        self.log.info("Leaving %d kernel(s) running for the next server (--keep-kernels)",
-                      len(kept))  # fmt: skip
-        for kernel in kept:
-            kernel.close_streams()  # clients are disconnected when the HTTP server closes
-        self._kernels.clear()
 
     async def _shutdown_listed(self) -> None:
         kernels = list(self._kernels.values())

@@ -321,6 +321,12 @@ class ManagedKernel:
                 parked.close()
         return parked
 
+    async def discard_unstarted(self) -> None:
+        """Stop a kernel that was launched but never put in service (its record or its
+        sockets failed): nobody may ever reach it, so it must not run on."""
+        self.close_streams()
+        await self.launched.shutdown(now=True)
+
     def close_streams(self) -> None:
         for session_id in list(self.parked):
             self.unpark(session_id, close=True)

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..protocol.procs import live_argv, processes_with_env
@@ -103,17 +103,14 @@ class KernelPersistence:
             await self.record(kernel, pooled)
         except Exception as exc:
             log.error("Stopping kernel %s: its record could not be written (%s)", kernel.id, exc)
-            kernel.close_streams()
             self.drop_keeper(kernel.id)
-            await kernel.launched.shutdown(now=True)
+            await kernel.discard_unstarted()
             error = KernelStartError(f"The kernel was stopped: {exc}")
             error.http_status = getattr(exc, "http_status", 503)
             raise error from exc
 
-    def left_for_next_server(
-        self, kernels: Iterable[ManagedKernel], to_stop: list[ManagedKernel]
-    ) -> list[ManagedKernel]:
-        """The kernels to leave running (those a next server can find by their record);
+    def leave_running(self, kernels: list[ManagedKernel], to_stop: list[ManagedKernel]) -> None:
+        """Leave running, for the next server, the kernels it can find by their record;
         the others are appended to ``to_stop``."""
         kept = []
         for kernel in kernels:
@@ -121,9 +118,10 @@ class KernelPersistence:
                 continue
             if self.recorded(kernel.id):
                 kept.append(kernel)
+                kernel.close_streams()  # clients are disconnected when the HTTP server closes
             else:
                 to_stop.append(kernel)  # its record is missing or stale
-        return kept
+        log.info("Leaving %d kernel(s) running for the next server (--keep-kernels)", len(kept))
 
     def save(self, kernel: ManagedKernel, pooled: bool = False) -> None:
         """Update the kernel's record in the background (restart, pool hand-out)."""
