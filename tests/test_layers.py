@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).parents[1] / "jupyter_lite_server"
 #: kernels/, top to bottom: a module may import its own layer or those below it.
 KERNEL_LAYERS = [
     ("edge", ["kernels.handlers", "kernels.websocket", "kernels.backlog"]),
-    ("composition", ["kernels.manager", "kernels.options"]),
+    ("composition", ["kernels.manager", "kernels.options", "kernels.launch"]),
     ("features", ["kernels.pool", "kernels.persistence"]),
     ("life cycle", ["kernels.lifecycle"]),
     ("providers", ["kernels.providers"]),

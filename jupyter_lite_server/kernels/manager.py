@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..timeutil import utcnow
+from .launch import launch_into_service
 from .lifecycle.finder import KernelFinder, NoSuchKernel
 from .lifecycle.state import KernelState, UnknownKernel
 from .lifecycle.watch import Culler, CullRules, DeathPolicy, DeathWatch, RestartBudget
@@ -22,7 +22,7 @@ from .options import KernelManagerOptions
 from .persistence import KernelPersistence
 from .persistence.store import KernelStore
 from .pool import PoolConfigError, WarmPool, validate_pool
-from .providers.base import KernelStartError, LaunchRequest
+from .providers.base import KernelStartError
 from .stats import KernelStats
 
 if TYPE_CHECKING:
@@ -140,36 +140,12 @@ class MappingKernelManager(KernelManagerOptions):
         pooled: bool = False,
         environment: dict[str, Any] | None = None,
     ) -> ManagedKernel:
-        """Launch through the providers and begin the readiness check (not yet listed)."""
-        from .lifecycle.kernel import ManagedKernel  # zmq loads with the first kernel
-
-        kernel_id = str(uuid.uuid4())
-        persistent = self._persistence is not None
-        if self._persistence is not None:
-            env = {**env, **self._persistence.launch_env(kernel_id)}
-        request = LaunchRequest(
-            kernel_id=kernel_id, cwd=cwd, env=env, persistent=persistent, environment=environment
-        )
-        found, launched = await self.finder.launch(name, request)
-        kernel = ManagedKernel(kernel_id, found.name, launched)
-        kernel.origin = (found.provider.id, found.kernel_type.name)
-        try:
-            if self._persistence is not None:
-                self._persistence.watch(kernel)  # iopub through a keeper that outlives us
-                await self._persistence.record_new(kernel, pooled)
-            else:
-                kernel.start_watching()
-            ready = kernel.begin_ready_check(self.kernel_start_timeout)
-        except KernelStartError:
-            raise  # already stopped
-        except Exception as exc:  # e.g. no file descriptor left for its sockets
-            self.log.error("Stopping kernel %s: it could not be connected (%s)", kernel_id, exc)
-            if self._persistence is not None:
-                self._persistence.drop_keeper(kernel_id)
-            await kernel.discard_unstarted()
-            raise KernelStartError(f"The kernel could not be connected: {exc}") from exc
+        """Launch and connect a kernel, and begin its readiness check (not yet listed)."""
+        kernel, ready = await launch_into_service(
+            self.finder, self._persistence, name, cwd, env, self.kernel_start_timeout,
+            pooled=pooled, environment=environment,
+        )  # fmt: skip
         ready.add_done_callback(lambda f: self._on_start_checked(kernel, f))
-        self.log.info("Kernel launched: %s (%s) %s", kernel_id, found.name, launched.describe())
         self._watch()
         return kernel
 
