@@ -368,6 +368,12 @@ def stream_text(iopub: list[dict], name: str = "stdout") -> str:
     )
 
 
+def rss_kib(pid: int) -> int:
+    """The resident memory of process ``pid``, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS")).split()[1])
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -41,6 +41,8 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
     #: queued since; beyond ``client_send_buffer`` output waits in ``_backlog``.
     _queued = 0
     _backlog: Backlog | None = None
+    _send_limit = 0
+    _backlog_limit = 0
     #: Requests this client waits for that JupyterLab tied to a cell (their msg_ids).
     _running: set[str]  # made in open()
 
@@ -82,6 +84,9 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
         self._held = []
         self._outgoing = []
         self._running = set()
+        # Read once: the frame path checks them for every message.
+        self._send_limit = self.kernel_manager.client_send_buffer
+        self._backlog_limit = self.kernel_manager.replay_buffer_bytes
         if parked is not None and parked.streams:  # the same client is back: take its sockets
             self.streams = parked.streams
             for channel, stream in self.streams.items():
@@ -220,8 +225,8 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
             return
         length = sum(map(len, chunks))
         self._queued += length
-        if self._queued > self.kernel_manager.client_send_buffer:
-            self._backlog = Backlog(self.kernel_manager.replay_buffer_bytes)  # for what follows
+        if self._queued > self._send_limit:
+            self._backlog = Backlog(self._backlog_limit)  # for what follows
         opcode = 0x82 if binary else 0x81
         if length < 126:
             header = bytes((opcode, length))
@@ -256,8 +261,8 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
         except StreamClosedError:
             return
         self._queued = unsent_bytes(stream)
-        if self._backlog is None and self._queued > self.kernel_manager.client_send_buffer:
-            self._backlog = Backlog(self.kernel_manager.replay_buffer_bytes)
+        if self._backlog is None and self._queued > self._send_limit:
+            self._backlog = Backlog(self._backlog_limit)
         if self._backlog is not None:
             written.add_done_callback(self._drained)  # resume once the peer took it all
 
@@ -293,7 +298,7 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
             running: set[str] = getattr(self, "_running", set())
             if running and keeper is not None:
                 if park and not kernel.lifecycle.is_ending:
-                    keeper.adopt(kernel, list(running), self.session_id)
+                    keeper.adopt(kernel, list(running))
                 else:
                     for msg_id in running:
                         keeper.replied(msg_id)  # replaced by the same session, or ending

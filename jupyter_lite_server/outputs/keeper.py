@@ -105,9 +105,9 @@ class OutputKeeper(LoggingConfigurable):
         if watched is not None and not watched.adopted:
             self._forget(watched)
 
-    def adopt(self, kernel: ManagedKernel, msg_ids: list[str], session_id: str) -> None:
+    def adopt(self, kernel: ManagedKernel, msg_ids: list[str]) -> None:
         """The client of ``msg_ids`` left before their replies: keep their results."""
-        self._background(self._adopt(kernel, msg_ids, session_id))
+        self._background(self._adopt(kernel, msg_ids))
 
     def reclaim(self, kernel_id: str, session_id: str) -> None:
         """The client session is back and gets the replay: its requests are its own again."""
@@ -124,7 +124,7 @@ class OutputKeeper(LoggingConfigurable):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _adopt(self, kernel: ManagedKernel, msg_ids: list[str], session_id: str) -> None:
+    async def _adopt(self, kernel: ManagedKernel, msg_ids: list[str]) -> None:
         requests = [w for m in msg_ids if (w := self._watched.get(m)) is not None]
         if not requests:
             return

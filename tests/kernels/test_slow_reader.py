@@ -11,18 +11,13 @@ import socket
 
 import pytest
 import websocket
-from jls_client import start_server_in, stream_text
+from jls_client import rss_kib, start_server_in, stream_text
 
 pytestmark = pytest.mark.slow
 
 SEND_BUFFER = 8 << 20
 BACKLOG = 8 << 20
 CHUNKS = 150
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        return int(next(line for line in f if line.startswith("VmRSS")).split()[1])
 
 
 @pytest.fixture

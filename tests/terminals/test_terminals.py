@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 import websocket
-from jls_client import pid_alive, start_server_in, wait_gone, wait_until
+from jls_client import pid_alive, rss_kib, start_server_in, wait_gone, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -185,12 +185,10 @@ def test_a_terminal_client_that_stops_reading_is_disconnected_not_buffered(tmp_p
             url, header=[f"Authorization: token {srv.token}"], timeout=20,
             sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)],
         )  # fmt: skip
-        with open(f"/proc/{srv.proc.pid}/status") as f:
-            before = int(next(x for x in f if x.startswith("VmRSS")).split()[1])
+        before = rss_kib(srv.proc.pid)
         stalled.send(json.dumps(["stdin", "head -c 150000000 /dev/zero | tr '\\\\0' x\r"]))
         wait_until(lambda: "reads too slowly" in srv.log_text(), 60, "the stalled client dropped")
-        with open(f"/proc/{srv.proc.pid}/status") as f:
-            grown = int(next(x for x in f if x.startswith("VmRSS")).split()[1]) - before
+        grown = rss_kib(srv.proc.pid) - before
         assert grown < 32 * 1024, f"the server grew by {grown} KiB"
         assert [t["name"] for t in api.get("api/terminals").json()] == [name]  # still there
         stalled.close()

@@ -7,7 +7,7 @@ import struct
 import pytest
 import requests
 import websocket
-from jls_client import start_server_in
+from jls_client import rss_kib, start_server_in
 
 LIMIT = 1024 * 1024
 
@@ -80,11 +80,6 @@ def test_unknown_channels_and_garbage_frames_are_dropped(small_server):
     api.delete(f"api/kernels/{kernel['id']}")
 
 
-def server_rss_kib(server) -> int:
-    with open(f"/proc/{server.proc.pid}/status") as f:
-        return int(next(line for line in f if line.startswith("VmRSS")).split()[1])
-
-
 def send_chunked(server, path: str, total: int, token: bool) -> bytes:
     """PUT ``total`` bytes as a chunked body over a raw socket; what the server answered."""
     import socket
@@ -128,11 +123,11 @@ def default_server(tmp_path_factory):
 
 
 def test_an_unauthenticated_chunked_body_is_refused_without_growing_the_server(default_server):
-    before = server_rss_kib(default_server)
+    before = rss_kib(default_server.proc.pid)
     answer = send_chunked(default_server, "api/contents/anon-chunked.txt", 128 << 20, token=False)
     assert answer.startswith(b"HTTP/1.1 403"), answer[:200]
     assert b"token" in answer
-    growth = server_rss_kib(default_server) - before
+    growth = rss_kib(default_server.proc.pid) - before
     assert growth < 16 * 1024, f"the server grew by {growth} KiB"
     assert not os.path.exists(os.path.join(default_server.root, "anon-chunked.txt"))
     assert default_server.api().get("api/status").status_code == 200
