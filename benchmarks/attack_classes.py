@@ -36,7 +36,7 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, kind: str, command: str) -> None:
+    def __init__(self, kind: str, command: str, extra: tuple[str, ...] = ()) -> None:
         self.kind, self.base = kind, tempfile.mkdtemp(prefix=f"attack-{kind}-")
         self.root = os.path.join(self.base, "root")
         os.makedirs(self.root)
@@ -52,6 +52,7 @@ class Server:
             argv = [command, "server", "--allow-root", "--no-browser", f"--port={self.port}",
                     f"--ServerApp.root_dir={self.root}",
                     f"--IdentityProvider.token={self.token}"]  # fmt: skip
+        argv += extra
         self.log = open(os.path.join(self.base, "log"), "w")  # noqa: SIM115
         self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 60

@@ -44,6 +44,7 @@ from .web.logging import configure_logging
 from .web.wiring import Wiring
 
 if TYPE_CHECKING:
+    from .collaboration.rooms import CollaborationManager
     from .terminals.manager import TerminalManager
 
 
@@ -55,7 +56,7 @@ class ServerApp(ServerOptions):
     version = __version__
     aliases = ALIASES
     flags = FLAGS
-    classes = [MappingKernelManager, KernelFinder, ContentsManager, SessionManager]
+    classes = [MappingKernelManager, KernelFinder, ContentsManager, SessionManager, OutputKeeper]
 
     @catch_config_error
     def initialize(self, argv: list[str] | None = None) -> None:
@@ -102,6 +103,9 @@ class ServerApp(ServerOptions):
         self.output_keeper = OutputKeeper(
             self.contents_manager, self.session_manager, parent=self
         )
+        self.collaboration = self._collaboration_manager()
+        if self.collaboration is not None:  # outputs of a left client go into the shared doc
+            self.output_keeper.live_documents = self.collaboration
         kernel_store = self.session_manager.kernel_store()
         if kernel_store is not None:
             self.kernel_manager.remember_kernels_in(kernel_store)
@@ -122,6 +126,16 @@ class ServerApp(ServerOptions):
             idle_interval=km.cull_interval,
         )  # fmt: skip
 
+    def _collaboration_manager(self) -> CollaborationManager | None:
+        if not self.collaborative:
+            return None
+        from .collaboration.rooms import CollaborationManager  # pycrdt loads only when used
+
+        return CollaborationManager(
+            self.contents_manager, self.session_manager.database, self.max_body_size,
+            parent=self,
+        )  # fmt: skip
+
     def routes(self) -> list[tuple[str, type]]:
         from .contents.handlers import routes as contents_routes
         from .export.handlers import routes as export_routes
@@ -134,6 +148,8 @@ class ServerApp(ServerOptions):
 
         if self.terminal_manager is not None:
             from .terminals.handlers import routes as terminal_routes
+        if self.collaboration is not None:
+            from .collaboration.handlers import routes as collaboration_routes
 
         table = [
             *(self.hub.routes if self.hub else []),
@@ -147,6 +163,7 @@ class ServerApp(ServerOptions):
             *export_routes(),
             *service_routes(),
             *(terminal_routes() if self.terminal_manager is not None else []),
+            *(collaboration_routes() if self.collaboration is not None else []),
             (r"api/.*", NotFoundHandler),
         ]
         return [(self.base_url + pattern, *rest) for pattern, *rest in table]
@@ -166,6 +183,7 @@ class ServerApp(ServerOptions):
             "contents_manager": self.contents_manager,
             "session_manager": self.session_manager,
             "terminal_manager": self.terminal_manager,
+            "collaboration": self.collaboration,
             "notebook_converter": self.notebook_converter,
             "warm_export": self.notebook_converter.warm,
             "output_keeper": self.output_keeper if self.output_keeper.enabled else None,
@@ -293,6 +311,8 @@ class ServerApp(ServerOptions):
             stop_watch()
         self.log.info("Shutting down: stopping kernels")
         server.stop()
+        if self.collaboration is not None:
+            await self.collaboration.shutdown()
         await self.kernel_manager.shutdown_all()
         if self.terminal_manager is not None:
             await self.terminal_manager.shutdown_all()

@@ -69,11 +69,27 @@ FLAGS = {
         {"ServerApp": {"terminals_enabled": False}},
         "Do not offer terminals (routes answer 404, JupyterLab shows no terminal).",
     ),
+    "no-collaboration": (
+        {"ServerApp": {"collaborative": False}},
+        "Do not offer real-time collaboration, even with the rtc extra installed.",
+    ),
     "allow-credentials": (
         {"ServerApp": {"allow_credentials": True}},
         "Send Access-Control-Allow-Credentials: true on CORS responses.",
     ),
 }
+
+
+def collaboration_possible() -> bool:
+    """The server side (pycrdt, jupyter_ydoc) and JupyterLab's collaboration front end."""
+    import importlib.util
+
+    if not all(importlib.util.find_spec(m) for m in ("pycrdt", "jupyter_ydoc")):
+        return False
+    from .lab import COLLABORATION_EXTENSIONS, federated_extensions, find_lab
+
+    lab = find_lab()
+    return lab is not None and bool(COLLABORATION_EXTENSIONS & set(federated_extensions(lab)))
 
 
 def terminals_possible() -> bool:
@@ -121,6 +137,10 @@ class ServerOptions(Application):
         help="Offer terminals (a pty running the user's shell). Default: on where a pty and "
         "terminado are available."
     ).tag(config=True)
+    collaborative = Bool(
+        help="Real-time collaboration (shared documents for JupyterLab). Default: on where "
+        "pycrdt, jupyter_ydoc and the collaboration front end (the rtc extra) are installed."
+    ).tag(config=True)
     hub_activity_check_interval = Float(
         10.0, help="Under JupyterHub: seconds between checks for new activity to report."
     ).tag(config=True)
@@ -144,6 +164,10 @@ class ServerOptions(Application):
     @default("terminals_enabled")
     def _default_terminals(self) -> bool:
         return terminals_possible()
+
+    @default("collaborative")
+    def _default_collaborative(self) -> bool:
+        return collaboration_possible()
 
     @default("log_level")
     def _default_log_level(self) -> int:

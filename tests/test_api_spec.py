@@ -11,6 +11,7 @@ import pytest
 import yaml
 from jls_client import child_pids, start_server_in
 
+from jupyter_lite_server.collaboration.handlers import routes as collaboration_routes
 from jupyter_lite_server.contents.handlers import routes as contents_routes
 from jupyter_lite_server.export.handlers import routes as export_routes
 from jupyter_lite_server.kernels.handlers import routes as kernel_routes
@@ -38,7 +39,9 @@ SAMPLES = {
 }
 # HTML pages, static files and websockets are described in docs, not in the API description.
 NOT_IN_SPEC = {"", r"api/kernels/(?P<kernel_id>\w+-\w+-\w+-\w+-\w+)/channels",
-               r"api/events/subscribe", r"lab/?", r"lab/tree/?(.*)", r"lab/workspaces/[^/]+/?(.*)",
+               r"api/events/subscribe", r"lab/?", r"lab/tree/?(.*)",
+               r"lab/workspaces/(?P<workspace>[^/]+)/tree/(?P<tree_path>.*)",
+               r"lab/workspaces/(?P<workspace>[^/]+)/?", r"api/collaboration/room/(.+)",
                r"static/lab/(.*)", r"static/favicons/([\w-]+\.ico)", r"lab/api/.*",
                r"favicon\.ico", r"terminals/websocket/([^/]+)/?"}  # fmt: skip
 
@@ -64,7 +67,7 @@ def test_every_route_is_described_and_every_description_is_served(spec):
     assert lab is not None, "jupyterlab is a test dependency"
     table = [*misc_routes(), *kernelspec_routes(), *kernel_routes(), *session_routes(),
              *contents_routes(), *lab_routes(lab), *service_routes(),
-             *terminal_routes(), *export_routes()]  # fmt: skip
+             *terminal_routes(), *export_routes(), *collaboration_routes()]  # fmt: skip
     patterns = [
         route[0] for route in table
         if route[0] not in NOT_IN_SPEC and not route[0].startswith("lab/extensions/")

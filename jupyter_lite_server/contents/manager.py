@@ -59,6 +59,10 @@ class ContentsManager(LoggingConfigurable):
         #: Awaited with (model, api path) before a save writes; may change the model
         #: (sessions/environments.py records a kernel's environment in notebooks).
         self.pre_save_hooks: list[Callable[[dict[str, Any], str], Awaitable[None]]] = []
+        #: Awaited with (old, new) after a rename and (path,) after a delete, so that
+        #: what is named after a file follows it (collaboration/fileids.py).
+        self.rename_hooks: list[Callable[[str, str], Awaitable[None]]] = []
+        self.delete_hooks: list[Callable[[str], Awaitable[None]]] = []
 
     async def run(self, func: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, func, *args)
@@ -294,7 +298,17 @@ class ContentsManager(LoggingConfigurable):
         return self._get(new_path, False, None, None, False)
 
     async def rename(self, old_path: str, new_path: str) -> dict[str, Any]:
-        return await self.run(self._rename, old_path, new_path)
+        model = await self.run(self._rename, old_path, new_path)
+        await self._after(self.rename_hooks, self.normalize(old_path), model["path"])
+        return model
+
+    async def _after(self, hooks: list[Callable[..., Awaitable[None]]], *paths: str) -> None:
+        """Tell the hooks; the change is made, so a hook's failure is logged, not raised."""
+        for hook in hooks:
+            try:
+                await hook(*paths)
+            except Exception as exc:  # e.g. the sessions database is gone
+                self.log.warning("After the change of %s: %s", paths[0], exc)
 
     def _delete(self, path: str) -> None:
         path = self.normalize(path)
@@ -316,6 +330,7 @@ class ContentsManager(LoggingConfigurable):
 
     async def delete(self, path: str) -> None:
         await self.run(self._delete, path)
+        await self._after(self.delete_hooks, self.normalize(path))
 
     # --- checkpoints ------------------------------------------------------------
 

@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 
 from ..web.wiring import Wiring
 
+#: The front end of real-time collaboration (the rtc extra): loaded only when it is on.
+COLLABORATION_EXTENSIONS = frozenset({"@jupyter/docprovider-extension",
+                                      "@jupyter/collaboration-extension"})  # fmt: skip
+
 
 @dataclass
 class LabFiles:
@@ -84,6 +88,7 @@ def _scan_extensions(lab: LabFiles) -> dict[str, dict]:
                     continue
                 found[name] = {
                     "name": data.get("name", name),
+                    "disables": list(data.get("jupyterlab", {}).get("disabledExtensions", [])),
                     "load": build["load"],
                     **{k: build[k] for k in ("extension", "mimeExtension", "style") if k in build},
                     "dir": os.path.join(base, name),

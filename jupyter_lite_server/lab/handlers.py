@@ -20,18 +20,26 @@ from ..web.base import (
     NotFoundHandler,
 )
 from ..web.favicon import FaviconHandler
-from . import LabFiles, federated_extensions
+from . import COLLABORATION_EXTENSIONS, LabFiles, federated_extensions
 from .settings import InvalidSettings, LabSettings
 from .stores import InvalidName, JsonFileStore, NoSuchDocument
 
 T = TypeVar("T")
 
 
-def page_config(handler: BaseHandler, lab: LabFiles, tree_path: str = "") -> dict[str, Any]:
+def page_config(
+    handler: BaseHandler, lab: LabFiles, tree_path: str = "", workspace: str = "default"
+) -> dict[str, Any]:
     base = handler.settings["base_url"]
-    extensions = [
-        {k: v for k, v in ext.items() if k != "dir"} for ext in federated_extensions(lab).values()
-    ]
+    collaborative = handler.settings.get("collaboration") is not None
+    loaded = [
+        ext for name, ext in federated_extensions(lab).items()
+        if collaborative or name not in COLLABORATION_EXTENSIONS
+    ]  # fmt: skip
+    extensions = [{k: v for k, v in ext.items() if k not in ("dir", "disables")} for ext in loaded]
+    #: plugins an installed extension replaces (the collaboration front end replaces the
+    #: default file browser and cell executor), as jupyterlab_server gathers them
+    disabled = sorted({plugin for ext in loaded for plugin in ext["disables"]})
     return {
         "appName": "JupyterLab",
         "appNamespace": "lab",
@@ -42,7 +50,7 @@ def page_config(handler: BaseHandler, lab: LabFiles, tree_path: str = "") -> dic
         "token": "",
         "cacheFiles": True,
         "devMode": False,
-        "disabledExtensions": [],
+        "disabledExtensions": disabled,
         "deferredExtensions": [],
         "exposeAppInBrowser": False,
         "federated_extensions": extensions,
@@ -70,7 +78,8 @@ def page_config(handler: BaseHandler, lab: LabFiles, tree_path: str = "") -> dic
         "translationsApiUrl": "/lab/api/translations",
         "treePath": tree_path,
         "treeUrl": "/lab/tree",
-        "workspace": "default",
+        "workspace": workspace,
+        "disableRTC": not collaborative,
         "defaultWorkspace": "default",
         "workspacesApiUrl": "/lab/api/workspaces",
         "serverRoot": handler.settings["contents_manager"].root_dir,
@@ -86,7 +95,7 @@ class LabPageHandler(BaseHandler):
     login_redirect = True
     _template: Any = None
 
-    def get(self, tree_path: str = "") -> None:
+    def get(self, tree_path: str = "", workspace: str = "default") -> None:
         if self.current_user is None:
             target = url_escape(self.request.uri or "", plus=False)
             self.redirect(f"{self.settings['base_url']}login?next={target}")
@@ -103,7 +112,7 @@ class LabPageHandler(BaseHandler):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.finish(LabPageHandler._template.render(
-            page_config=page_config(self, lab, tree_path.strip("/")),
+            page_config=page_config(self, lab, tree_path.strip("/"), workspace),
             base_url=self.settings["base_url"], ws_url="", custom_css=False,
         ))  # fmt: skip
 
@@ -280,7 +289,9 @@ def routes(lab: LabFiles) -> list[tuple]:
     return [
         (r"lab/?", LabPageHandler),
         (r"lab/tree/?(.*)", LabPageHandler),
-        (r"lab/workspaces/[^/]+/?(.*)", LabPageHandler),
+        # a second tab of one browser gets a workspace of its own (lab/workspaces/auto-x)
+        (r"lab/workspaces/(?P<workspace>[^/]+)/tree/(?P<tree_path>.*)", LabPageHandler),
+        (r"lab/workspaces/(?P<workspace>[^/]+)/?", LabPageHandler),
         (r"static/lab/(.*)", PublicStaticHandler, static),
         (r"static/favicons/([\w-]+\.ico)", FaviconHandler),
         (r"lab/api/themes/(.*)", AuthStaticHandler, {"path": lab.themes_dir}),

@@ -21,7 +21,7 @@ import contextlib
 import functools
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from traitlets import Bool, Float, Int
 from traitlets.config import LoggingConfigurable
@@ -37,6 +37,20 @@ if TYPE_CHECKING:  # the kernel modules load zmq: with the first kernel, not at 
     from ..sessions.manager import SessionManager
 
 log = logging.getLogger("jls.outputs")
+
+#: Seconds between writes into a shared document that someone has open: they watch it live.
+LIVE_FLUSH_INTERVAL = 0.2
+
+
+class LiveNotebook(Protocol):
+    def set_cell_outputs(self, cell_id: str, outputs: list[dict[str, Any]],
+                         execution_count: int | None, running: bool) -> bool: ...  # fmt: skip
+
+
+class LiveDocuments(Protocol):
+    """Shared documents open in browsers (collaboration/rooms.py)."""
+
+    def live_notebook(self, path: str) -> LiveNotebook | None: ...
 
 
 @dataclass
@@ -82,6 +96,8 @@ class OutputKeeper(LoggingConfigurable):
         self._flusher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self._restoring: dict[str, tuple[str, str, str, str, str]] = {}
+        #: With collaboration on: outputs go into the shared document where one is open.
+        self.live_documents: LiveDocuments | None = None
 
     # --- the websocket edge's hooks (synchronous, on the event loop) --------------------
 
@@ -266,8 +282,16 @@ class OutputKeeper(LoggingConfigurable):
 
     async def _flush_forever(self) -> None:
         while any(w.adopted for w in self._watched.values()):
-            await asyncio.sleep(self.flush_interval)
+            await asyncio.sleep(self._next_flush())
             await self._flush()
+
+    def _next_flush(self) -> float:
+        live = self.live_documents
+        if live is not None and any(
+            w.adopted and live.live_notebook(w.path) is not None for w in self._watched.values()
+        ):
+            return min(self.flush_interval, LIVE_FLUSH_INTERVAL)
+        return self.flush_interval
 
     async def _flush(self) -> None:
         """Write what changed; forget what finished (or whose kernel ended)."""
@@ -286,6 +310,15 @@ class OutputKeeper(LoggingConfigurable):
                     self._forget(watched)
 
     async def _write(self, path: str, cells: list[Watched]) -> None:
+        live = self.live_documents.live_notebook(path) if self.live_documents else None
+        if live is not None:  # the room shows it at once and saves it with the rest
+            for adopted in cells:
+                adopted.cell.changed = False
+                if not live.set_cell_outputs(adopted.cell_id, adopted.cell.for_notebook(),
+                                             adopted.cell.execution_count, not adopted.finished):
+                    log.warning("Output of cell %s not written: %s no longer has it",
+                                adopted.cell_id, path)  # fmt: skip
+            return
         lock = self._locks.setdefault(path, asyncio.Lock())
         async with lock:
             for adopted in cells:

@@ -46,6 +46,10 @@ TABLES = {
         "NULL, cell_id TEXT NOT NULL, path TEXT NOT NULL, session_id TEXT NOT NULL)",
         ("msg_id", "kernel_id", "cell_id", "path", "session_id"),
     ),
+    "file_id": (
+        "CREATE TABLE IF NOT EXISTS file_id (file_id TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE)",
+        ("file_id", "path"),
+    ),
 }
 
 

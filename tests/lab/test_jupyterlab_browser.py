@@ -40,6 +40,14 @@ def lab_server(tmp_path):
     server.stop()
 
 
+@pytest.fixture
+def stock_lab_server(tmp_path):
+    """JupyterLab as it comes, without the collaboration front end (the rtc extra)."""
+    server = start_server_in(tmp_path, "--no-collaboration")
+    yield server
+    server.stop()
+
+
 def test_notebook_from_launcher_runs_saves_and_reopens(lab_server):
     from playwright.sync_api import sync_playwright
 
@@ -379,19 +387,21 @@ def _wait_for_line_19(root: str) -> None:
         time.sleep(0.5)
 
 
-def test_output_of_a_cell_whose_page_was_closed_is_in_the_notebook_when_reopened(lab_server):
+def test_output_of_a_cell_whose_page_was_closed_is_in_the_notebook_when_reopened(
+    stock_lab_server,
+):
     """Run a cell printing 20 lines over 20 s, close the page after the first 5 lines,
     open the notebook in a new page after the cell ended: every line is there, with the
     cell's execution count (stock JupyterLab, no extension)."""
     from playwright.sync_api import sync_playwright
 
-    _write_long_notebook(lab_server.root)
+    _write_long_notebook(stock_lab_server.root)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 900})
-        _start_long_cell_and_close(context, lab_server)
-        _wait_for_line_19(lab_server.root)
-        _reopen_and_check(context, lab_server, lab_server.url + "lab/tree/long.ipynb",
+        _start_long_cell_and_close(context, stock_lab_server)
+        _wait_for_line_19(stock_lab_server.root)
+        _reopen_and_check(context, stock_lab_server, stock_lab_server.url + "lab/tree/long.ipynb",
                           "jupyterlab-output-kept.png")  # fmt: skip
         browser.close()
 
@@ -407,7 +417,7 @@ def test_the_same_with_the_server_killed_and_restarted_meanwhile(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     _write_long_notebook(str(root))
-    args = ("--sessions-db", str(tmp_path / "sessions.db"))
+    args = ("--sessions-db", str(tmp_path / "sessions.db"), "--no-collaboration")
     first = start_server(str(root), str(tmp_path), *args)
     second = None
     try:

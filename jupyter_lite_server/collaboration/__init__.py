@@ -1,0 +1,1 @@
+"""Real-time collaboration: JupyterLab's shared documents (docs/collaboration.md)."""
