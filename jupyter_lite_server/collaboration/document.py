@@ -1,12 +1,19 @@
-"""One room: a shared document (a Yjs doc), the peers editing it, and who is where.
+"""One room: a shared document, the peers editing it, and who is where.
 
 The room speaks the protocol of ``protocol.py`` with each peer: a new peer
 gets the server's state vector (so it sends what the server lacks) and the
-awareness of the others; updates from one peer are applied to the server's
-copy and relayed to all the others; awareness (cursors, names) is relayed
-and a peer's entries are removed when it leaves. Saving and loading are the
-file's business (``storage.py``); a room without a file (the global
-awareness room) only relays.
+awareness of the others; updates from one peer are checked, kept and relayed
+to all the others as they came; awareness (cursors, names) is relayed and a
+peer's entries are removed when it leaves.
+
+The document is kept **encoded**: one Yjs update holding the whole state,
+plus the updates received since, merged every ``MERGE_EVERY`` updates (Yjs
+merges updates without decoding them into a document). A decoded document
+costs ten to twenty times its encoded size in memory, so it is built only
+when the server itself reads or writes the content (a save, a reload, the
+outputs of a cell whose page left) and dropped ``HOT_SECONDS`` after that.
+Saving and loading are the file's business (``storage.py``); a room without
+a file (the global awareness room) only relays.
 """
 
 from __future__ import annotations
@@ -17,12 +24,27 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from pycrdt import Awareness, Doc, TransactionEvent, YSyncMessageType
+from pycrdt import (
+    Awareness,
+    Doc,
+    TransactionEvent,
+    YSyncMessageType,
+    get_state,
+    get_update,
+    merge_updates,
+)
 
+from ..service.resources import return_freed_memory
 from . import protocol
 from .protocol import BadMessage, Kind
 
 log = logging.getLogger("jls.collaboration")
+
+#: Updates kept apart before they are merged into the document's one update.
+MERGE_EVERY = 64
+#: Seconds a decoded document is kept after the server last used it.
+HOT_SECONDS = 5.0
+EMPTY_UPDATE = b"\x00\x00"
 
 
 class Peer(Protocol):
@@ -38,28 +60,90 @@ class TooLarge(Exception):
 
 
 class Room:
-    """Peers around one Yjs document; ``on_save_request`` answers Jupyter's save message."""
+    """Peers around one document; ``on_save_request`` answers Jupyter's save message,
+    ``on_change`` hears of every update a peer sent."""
 
-    def __init__(self, room_id: str, ydoc: Doc | None = None, max_bytes: int = 0) -> None:
+    def __init__(self, room_id: str, max_bytes: int = 0) -> None:
         self.room_id = room_id
-        self.ydoc = ydoc if ydoc is not None else Doc()
-        self.awareness = Awareness(self.ydoc)
+        self.awareness = Awareness(Doc())  # its doc only names the server's client id
         self.awareness.set_local_state(None)  # the server is not a participant
         self.max_bytes = max_bytes
         self.peers: dict[Peer, set[int]] = {}
         self.on_save_request: Callable[[], Awaitable[str]] | None = None
         self.on_empty: Callable[[Room], None] | None = None
-        self._origin: Peer | None = None
-        self._size = 0  # the document's encoded size when last measured
-        self._received_since_measure = 0
-        self._subscription = self.ydoc.observe(self._on_transaction)
+        self.on_change: Callable[[], None] | None = None
+        self._state = EMPTY_UPDATE  # the whole document, encoded
+        self._pending: list[bytes] = []  # received since, not merged yet
+        self._pending_bytes = 0
+        self._doc: Doc | None = None  # decoded, while the server uses it
+        self._subscription: Any = None
+        #: Makes the view of a decoded document the server works with (a jupyter_ydoc
+        #: YNotebook, YUnicode, YBlob); dropped with the decoded document.
+        self.view_factory: Callable[[Doc], Any] | None = None
+        self._view: Any = None
+        self._drop_doc: asyncio.TimerHandle | None = None
+        self._from_peer = False
         self._tasks: set[asyncio.Task] = set()
+
+    # --- the document ----------------------------------------------------------------
+
+    def encoded(self) -> bytes:
+        """The whole document as one update."""
+        if self._pending:
+            self._state = merge_updates(self._state, *self._pending)
+            self._pending.clear()
+            self._pending_bytes = 0
+        return self._state
+
+    def measure(self) -> int:
+        return len(self.encoded())
+
+    def decoded(self) -> Doc:
+        """The document, decoded; the server's own changes to it reach every peer."""
+        if self._doc is None:
+            doc: Doc = Doc()
+            doc.apply_update(self.encoded())
+            self._subscription = doc.observe(self._on_server_change)
+            self._doc = doc
+        if self._drop_doc is not None:
+            self._drop_doc.cancel()
+        self._drop_doc = asyncio.get_running_loop().call_later(HOT_SECONDS, self._forget_doc)
+        return self._doc
+
+    def view(self) -> Any:
+        """The decoded document through ``view_factory``."""
+        doc = self.decoded()
+        if self._view is None and self.view_factory is not None:
+            self._view = self.view_factory(doc)
+        return self._view
+
+    def _forget_doc(self) -> None:
+        doc = self._doc
+        self._doc, self._view, self._drop_doc = None, None, None
+        if doc is not None:
+            # pycrdt's observer refers to its document from the Rust side, out of the
+            # garbage collector's sight: without this, the document would never be freed.
+            doc.unobserve(self._subscription)
+            del doc
+            return_freed_memory()  # a decoded document is many small allocations
+
+    def _on_server_change(self, event: TransactionEvent) -> None:
+        if self._from_peer or event.update == EMPTY_UPDATE:
+            return
+        self._keep(event.update)
+        self._broadcast(protocol.update_message(event.update), except_peer=None)
+
+    def _keep(self, update: bytes) -> None:
+        self._pending.append(update)
+        self._pending_bytes += len(update)
+        if len(self._pending) >= MERGE_EVERY:
+            self.encoded()
 
     # --- peers ---------------------------------------------------------------------
 
     def join(self, peer: Peer) -> None:
         self.peers[peer] = set()
-        peer.send(protocol.sync_step1_message(self.ydoc.get_state()))
+        peer.send(protocol.sync_step1_message(get_state(self.encoded())))
         if self.awareness.states:
             update = self.awareness.encode_awareness_update(list(self.awareness.states))
             peer.send(protocol.awareness_message(update))
@@ -92,39 +176,37 @@ class Room:
     def _sync(self, peer: Peer, step: int, payload: bytes) -> None:
         if step == YSyncMessageType.SYNC_STEP1:
             try:
-                update = self.ydoc.get_update(payload)
+                update = get_update(self.encoded(), payload)
             except Exception as exc:  # pycrdt's decoding errors vary
                 raise BadMessage(f"cannot decode the state vector ({exc})") from None
             peer.send(protocol.sync_step2_message(update))
             return
-        if payload == b"\x00\x00":
-            return  # an empty update
-        self._check_size(len(payload))
-        self._origin = peer
+        if payload == EMPTY_UPDATE:
+            return
         try:
-            self.ydoc.apply_update(payload)
-        except Exception as exc:  # a ValueError today, a panic in older pycrdt
-            raise BadMessage(f"cannot apply the update ({exc})") from None
-        finally:
-            self._origin = None
+            get_state(payload)  # decodes every struct of the update: a malformed one fails
+        except Exception as exc:
+            raise BadMessage(f"cannot decode the update ({exc})") from None
+        self._check_size(len(payload))
+        if self._doc is not None:
+            self._from_peer = True
+            try:
+                self._doc.apply_update(payload)
+            finally:
+                self._from_peer = False
+        self._keep(payload)
+        self._broadcast(protocol.update_message(payload), except_peer=peer)
+        if self.on_change is not None:
+            self.on_change()
 
     def _check_size(self, incoming: int) -> None:
-        """Refuse an update that would take the document over ``max_bytes``. The size
-        is measured again only when the bytes received since could reach the limit."""
+        """Refuse an update that would take the document over ``max_bytes`` (the merged
+        size is measured only when the unmerged bytes could reach the limit)."""
         if not self.max_bytes:
             return
-        if self._size + self._received_since_measure + incoming > self.max_bytes:
-            self.measure()
-            if self._size + incoming > self.max_bytes:
-                raise TooLarge(
-                    f"the document would exceed the server's limit of {self.max_bytes} bytes"
-                )
-        self._received_since_measure += incoming
-
-    def measure(self) -> int:
-        self._size = len(self.ydoc.get_update())
-        self._received_since_measure = 0
-        return self._size
+        estimate = len(self._state) + self._pending_bytes + incoming
+        if estimate > self.max_bytes and self.measure() + incoming > self.max_bytes:
+            raise TooLarge(f"the document would exceed the server's limit of {self.max_bytes} B")
 
     def _awareness(self, peer: Peer, update: bytes) -> None:
         def note_clients(topic: str, changes: tuple[dict[str, Any], Any]) -> None:
@@ -149,14 +231,6 @@ class Room:
         if peer in self.peers:
             peer.send(protocol.save_reply(number, status))
 
-    # --- changes ---------------------------------------------------------------------
-
-    def _on_transaction(self, event: TransactionEvent) -> None:
-        """Any change (a peer's, or the server's own: a load, outputs): to every other peer."""
-        update = event.update
-        if update != b"\x00\x00":
-            self._broadcast(protocol.update_message(update), except_peer=self._origin)
-
     def _broadcast(self, message: bytes, except_peer: Peer | None) -> None:
         for peer in list(self.peers):
             if peer is not except_peer:
@@ -171,6 +245,8 @@ class Room:
         for peer in list(self.peers):
             peer.close(code, reason)
         self.peers.clear()
-        self.ydoc.unobserve(self._subscription)
+        if self._drop_doc is not None:
+            self._drop_doc.cancel()
+        self._forget_doc()
         for task in self._tasks:
             task.cancel()

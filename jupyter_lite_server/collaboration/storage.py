@@ -15,14 +15,17 @@ import asyncio
 import base64
 import contextlib
 import enum
+import functools
+import hashlib
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from jupyter_ydoc import YBlob, YNotebook, YUnicode
 from jupyter_ydoc.ybasedoc import YBaseDoc
-from pycrdt import Array, Map, Text
+from pycrdt import Array, Doc, Map, Text
 
 from ..contents.errors import ChangedMeanwhile, ContentsError, NotFound
 from ..contents.manager import ContentsManager
@@ -54,12 +57,12 @@ class FileOptions:
     max_bytes: int
 
 
-def document_for(fmt: str, kind: str, room: Room) -> YBaseDoc:
+def document_for(fmt: str, kind: str, doc: Doc) -> YBaseDoc:
     if kind == "notebook":
-        return YNotebook(room.ydoc)
+        return YNotebook(doc)
     if fmt == "base64":
-        return YBlob(room.ydoc)
-    return YUnicode(room.ydoc)
+        return YBlob(doc)
+    return YUnicode(doc)
 
 
 class DocumentFile:
@@ -74,16 +77,23 @@ class DocumentFile:
         self.contents = contents
         self.file_ids = file_ids
         self.options = options
-        self.document = document_for(fmt, kind, room)
+        room.view_factory = functools.partial(document_for, fmt, kind)
         self.state = FileState.LOADING
         self.path = ""
         self.ready = asyncio.Event()  # set while peers' messages may be applied
         self._modified: str | None = None  # the file's mtime as the room last saw it
         self._unsaved = False
+        self._saved_digest = b""  # of the content last loaded or saved: unchanged, not written
         self._save_timer: asyncio.TimerHandle | None = None
         self._save_lock = asyncio.Lock()
         self._watcher: asyncio.Task | None = None
         room.on_save_request = self.save_now
+        room.on_change = self._on_change
+
+    @property
+    def document(self) -> YBaseDoc:
+        """The content, decoded for the server's use (kept for a few seconds after)."""
+        return cast(YBaseDoc, self.room.view())
 
     # --- loading --------------------------------------------------------------------
 
@@ -97,7 +107,7 @@ class DocumentFile:
         await self._set_content(model["content"])
         self.document.path = path
         self._mark_saved(model)
-        self.document.observe(self._on_change)
+        self._saved_digest = _digest(await self.document.aget())
         self.state = FileState.OPEN
         self.ready.set()
         self._watcher = asyncio.ensure_future(self._watch())
@@ -124,19 +134,16 @@ class DocumentFile:
         if self.fmt == "base64" and isinstance(content, str):
             content = base64.b64decode(content)
         self.ready.clear()
-        self._loading = True
         try:
             await self.document.aset(content)
         finally:
-            self._loading = False
             self.ready.set()
 
     # --- saving ---------------------------------------------------------------------
 
-    _loading = False
-
-    def _on_change(self, target: str, event: Any) -> None:
-        if target == "state" or self._loading or self.state is FileState.CLOSED:
+    def _on_change(self) -> None:
+        """A peer changed the document: save once changes stop for ``save_delay``."""
+        if self.state is FileState.CLOSED:
             return
         self._unsaved = True
         if self._save_timer is not None:
@@ -161,6 +168,10 @@ class DocumentFile:
             self._unsaved = False
             try:
                 content = await self.document.aget()
+                digest = _digest(content)
+                if digest == self._saved_digest:  # a change of state only (the dirty flag)
+                    self._mark_saved({})
+                    return "success"
                 if self.fmt == "base64":
                     content = base64.b64encode(content).decode("ascii")
                 model = {"type": self.kind, "format": self._format() or "json",
@@ -176,6 +187,7 @@ class DocumentFile:
                 log.error("Could not save %s from its collaboration room: %s", path, exc)
                 return "failed"
             self._modified = saved["last_modified"]
+            self._saved_digest = digest
             with contextlib.suppress(ContentsError, OSError):  # the file as it is now
                 saved = await self.contents.get(path, content=False, require_hash=True)
             self._mark_saved(saved)
@@ -232,6 +244,7 @@ class DocumentFile:
             await self._set_content(model["content"])
             self._unsaved = False
             self._mark_saved(model)
+            self._saved_digest = _digest(await self.document.aget())
         except (ContentsError, OSError) as exc:
             log.warning("Could not reload %s into its collaboration room: %s", self.path, exc)
         finally:
@@ -249,7 +262,6 @@ class DocumentFile:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
-        self.document.unobserve()
 
     # --- outputs of cells whose browser left (outputs/keeper.py) -----------------------
 
@@ -263,7 +275,7 @@ class DocumentFile:
         for ycell in _code_cells(self.document):
             if ycell.get("id") != cell_id:
                 continue
-            with self.room.ydoc.transaction():
+            with self.room.decoded().transaction():
                 youtputs = ycell.get("outputs")
                 if not isinstance(youtputs, Array):
                     ycell["outputs"] = youtputs = Array()
@@ -271,8 +283,14 @@ class DocumentFile:
                 youtputs.extend([_youtput(output) for output in outputs])
                 ycell["execution_count"] = execution_count
                 ycell["execution_state"] = "busy" if running else "idle"
+            self._on_change()
             return True
         return False
+
+
+def _digest(content: Any) -> bytes:
+    data = content if isinstance(content, bytes) else json.dumps(content, sort_keys=True).encode()
+    return hashlib.sha256(data).digest()
 
 
 def _code_cells(notebook: YNotebook) -> Iterator[Map]:

@@ -23,6 +23,25 @@ M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 THRESHOLD_BYTES = 256 * 1024
 
 
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+def return_freed_memory() -> None:
+    """Give the heap's free pages back to the system (glibc's malloc_trim). For after a
+    large structure of many small allocations is dropped (a decoded shared document):
+    those never reach the mmap threshold, and their pages would stay in the process."""
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
 def return_large_buffers() -> bool:
     """Fix glibc's mmap threshold; False (nothing changed) where that is not glibc."""
     if not sys.platform.startswith("linux"):

@@ -48,8 +48,9 @@ class RoomClient:
     def send(self, data: bytes) -> None:
         self.ws.send_binary(data)
 
-    def pump(self, seconds: float = 0.2) -> None:
-        """Read what the server sent for ``seconds`` (and answer its sync step 1)."""
+    def pump(self, seconds: float = 0.2, first_only: bool = False) -> None:
+        """Read what the server sent for ``seconds`` (and answer its sync step 1); with
+        ``first_only``, return after the first message."""
         deadline = time.monotonic() + seconds
         while self.close_code is None:
             remaining = deadline - time.monotonic()
@@ -69,6 +70,8 @@ class RoomClient:
                 return
             if opcode == websocket.ABNF.OPCODE_BINARY:
                 self._handle(data)
+                if first_only:
+                    return
 
     def _handle(self, data: bytes) -> None:
         message = protocol.parse(data)
@@ -97,7 +100,7 @@ class RoomClient:
                 return value
             assert self.close_code is None, f"closed {self.close_code} {self.close_reason}"
             assert time.monotonic() < deadline, f"timed out waiting for {what or predicate}"
-            self.pump(0.05)
+            self.pump(0.05, first_only=True)
 
     def synced(self) -> RoomClient:
         self.wait_for(lambda: self.notebook.cell_number > 0, what="the notebook's cells")
