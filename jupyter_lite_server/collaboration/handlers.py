@@ -74,7 +74,8 @@ class RoomHandler(AuthenticatedWebSocketMixin, websocket.WebSocketHandler):
             self.close(4500, "The sessions database is unavailable")
             return
         if self.ws_connection is None or self.ws_connection.is_closing():
-            return  # the client left while the document loaded
+            room.leave(self)  # the client left while the document loaded: unloaded later
+            return
         self.room = room
         self.file = manager.file_of(room)
         room.join(self)
@@ -119,9 +120,6 @@ class RoomHandler(AuthenticatedWebSocketMixin, websocket.WebSocketHandler):
             self._refuse(1013, "Reading too slowly: reconnect")
             return
         self.write_message(message, binary=True)
-
-    def close(self, code: int | None = None, reason: str | None = None) -> None:
-        super().close(code, reason)
 
 
 def routes() -> list[tuple]:

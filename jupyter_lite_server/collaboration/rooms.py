@@ -12,7 +12,6 @@ merging its copy into a freshly loaded one would duplicate the content.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from typing import Any
 
@@ -175,7 +174,9 @@ class CollaborationManager(LoggingConfigurable):
         for room_id, room in list(self._rooms.items()):
             file = self._files.pop(room_id, None)
             if file is not None:
-                with contextlib.suppress(Exception):
+                try:
                     await file.close()
+                except Exception as exc:  # one document's failure never stops the others
+                    log.error("Could not save %s at shutdown: %s", file.path, exc)
             room.close(1001, "server shutting down")
         self._rooms.clear()

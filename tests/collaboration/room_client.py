@@ -37,7 +37,7 @@ class RoomClient:
         self.close_reason = ""
         self.save_replies: list[str] = []
         self._sent_state = False
-        self.doc.observe(self._send_update)
+        self._subscription = self.doc.observe(self._send_update)
 
     def _send_update(self, event: Any) -> None:
         if not self._applying and event.update != b"\x00\x00":
@@ -121,3 +121,4 @@ class RoomClient:
 
     def close(self) -> None:
         self.ws.close()
+        self.doc.unobserve(self._subscription)  # pycrdt would keep the doc alive otherwise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 
 import pytest
 from pycrdt import Doc, Text, get_state
@@ -80,10 +81,13 @@ async def test_the_decoded_document_is_freed_once_the_server_is_done_with_it(mon
     larger) goes HOT_SECONDS after the server last used it, and is really freed."""
     monkeypatch.setattr(document, "HOT_SECONDS", 0.05)
     rooms = [Room(f"r{i}") for i in range(5)]
+    decoded = []
     for room in rooms:
-        room.decoded()["text"] = Text("x" * 10000)
+        doc = room.decoded()
+        doc["text"] = Text("x" * 10000)
+        decoded.append(weakref.ref(doc))
+    del doc
     await asyncio.sleep(0.2)
     gc.collect()
-    alive = [o for o in gc.get_objects() if isinstance(o, Doc) and len(o.get_update()) > 1000]
-    assert alive == []
+    assert [ref() for ref in decoded] == [None] * 5
     assert all(len(room.encoded()) > 10000 for room in rooms)

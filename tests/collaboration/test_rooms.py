@@ -177,3 +177,17 @@ def test_a_room_without_a_file_only_relays_awareness(server):
     one.set_awareness({"user": {"name": "Grace"}})
     two.wait_for(lambda: any(s.get("user", {}).get("name") == "Grace"
                              for s in two.awareness.states.values()), what="Grace")  # fmt: skip
+
+
+def test_edits_not_saved_yet_are_saved_when_the_server_stops(tmp_path):
+    server = start_server_in(tmp_path, "--ServerApp.collaborative=True",
+                             "--CollaborationManager.save_delay=60")  # fmt: skip
+    try:
+        write(server, "a.ipynb", notebook("typed"))
+        client = RoomClient(server, "a.ipynb").synced()
+        client.edit(0, " just before the end")
+        client.pump(0.5)  # the server has it; its save is a minute away
+        assert sources_on_disk(server, "a.ipynb") == ["typed"]
+    finally:
+        assert server.stop() == 0
+    assert sources_on_disk(server, "a.ipynb") == ["typed just before the end"]
