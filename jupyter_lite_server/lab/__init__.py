@@ -18,6 +18,12 @@ COLLABORATION_EXTENSIONS = frozenset({"@jupyter/docprovider-extension",
                                       "@jupyter/collaboration-extension"})  # fmt: skip
 
 
+#: Collaboration plugins whose server side jls does not serve: the document timeline
+#: (jupyter-collaboration's update history, /api/collaboration/timeline). Left out so that
+#: no button leads to an error.
+UNSERVED_COLLABORATION_PLUGINS = frozenset({"@jupyter/docprovider-extension:statusBarTimeline"})
+
+
 @dataclass
 class LabFiles:
     """Where the installed JupyterLab and its prebuilt extensions live."""

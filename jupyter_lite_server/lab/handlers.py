@@ -20,7 +20,12 @@ from ..web.base import (
     NotFoundHandler,
 )
 from ..web.favicon import FaviconHandler
-from . import COLLABORATION_EXTENSIONS, LabFiles, federated_extensions
+from . import (
+    COLLABORATION_EXTENSIONS,
+    UNSERVED_COLLABORATION_PLUGINS,
+    LabFiles,
+    federated_extensions,
+)
 from .settings import InvalidSettings, LabSettings
 from .stores import InvalidName, JsonFileStore, NoSuchDocument
 
@@ -39,7 +44,8 @@ def page_config(
     extensions = [{k: v for k, v in ext.items() if k not in ("dir", "disables")} for ext in loaded]
     #: plugins an installed extension replaces (the collaboration front end replaces the
     #: default file browser and cell executor), as jupyterlab_server gathers them
-    disabled = sorted({plugin for ext in loaded for plugin in ext["disables"]})
+    disabled = sorted({plugin for ext in loaded for plugin in ext["disables"]}
+                      | (UNSERVED_COLLABORATION_PLUGINS if collaborative else set()))
     return {
         "appName": "JupyterLab",
         "appNamespace": "lab",

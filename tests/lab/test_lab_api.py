@@ -45,6 +45,30 @@ def test_page_config_lists_urls_and_prebuilt_extensions_that_load(server):
     assert asset.status_code == 200 and "immutable" in asset.headers["Cache-Control"]
 
 
+def test_the_collaboration_front_end_loads_only_with_collaboration_on(server, tmp_path):
+    """With the rtc extra (a test dependency) the docprovider loads, the plugins it replaces
+    are disabled as jupyterlab_server would, and so is the timeline jls does not serve;
+    with --no-collaboration none of it is in the page."""
+    from jls_client import start_server_in
+
+    config = page_config(server, logged_in(server))
+    names = [ext["name"] for ext in config["federated_extensions"]]
+    assert "@jupyter/docprovider-extension" in names and config["disableRTC"] is False
+    assert "@jupyterlab/notebook-extension:cell-executor" in config["disabledExtensions"]
+    assert "@jupyter/docprovider-extension:statusBarTimeline" in config["disabledExtensions"]
+    off = start_server_in(tmp_path, "--no-collaboration")
+    try:
+        config = page_config(off, logged_in(off))
+        names = [ext["name"] for ext in config["federated_extensions"]]
+        assert not [name for name in names if name.startswith("@jupyter/")]
+        assert config["disabledExtensions"] == [] and config["disableRTC"] is True
+        session = off.api().put("api/collaboration/session/x.ipynb",
+                                json={"format": "json", "type": "notebook"})  # fmt: skip
+        assert session.status_code == 404
+    finally:
+        off.stop()
+
+
 def test_settings_round_trip_with_comments_and_bad_input_refused(api):
     listing = api.get("lab/api/settings/").json()["settings"]
     ids = [entry["id"] for entry in listing]
