@@ -86,10 +86,15 @@ def collaboration_possible() -> bool:
 
     if not all(importlib.util.find_spec(m) for m in ("pycrdt", "jupyter_ydoc")):
         return False
-    from .lab import COLLABORATION_EXTENSIONS, federated_extensions, find_lab
+    from jupyter_core.paths import jupyter_path
 
-    lab = find_lab()
-    return lab is not None and bool(COLLABORATION_EXTENSIONS & set(federated_extensions(lab)))
+    from .lab import COLLABORATION_EXTENSIONS
+
+    # a look for the front end's package, not a scan of every extension (lab_wiring's)
+    return any(
+        os.path.isfile(os.path.join(base, name, "package.json"))
+        for base in jupyter_path("labextensions") for name in COLLABORATION_EXTENSIONS
+    )  # fmt: skip
 
 
 def terminals_possible() -> bool:

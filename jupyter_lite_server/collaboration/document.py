@@ -19,7 +19,6 @@ a file (the global awareness room) only relays.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -82,6 +81,7 @@ class Room:
         self.view_factory: Callable[[Doc], Any] | None = None
         self._view: Any = None
         self._drop_doc: asyncio.TimerHandle | None = None
+        self._doc_used = 0.0  # the loop's time when the server last used the decoded doc
         self._from_peer = False
         self._tasks: set[asyncio.Task] = set()
 
@@ -105,9 +105,10 @@ class Room:
             doc.apply_update(self.encoded())
             self._subscription = doc.observe(self._on_server_change)
             self._doc = doc
-        if self._drop_doc is not None:
-            self._drop_doc.cancel()
-        self._drop_doc = asyncio.get_running_loop().call_later(HOT_SECONDS, self._forget_doc)
+        loop = asyncio.get_running_loop()
+        self._doc_used = loop.time()
+        if self._drop_doc is None:
+            self._drop_doc = loop.call_later(HOT_SECONDS, self._forget_doc_if_unused)
         return self._doc
 
     def view(self) -> Any:
@@ -116,6 +117,15 @@ class Room:
         if self._view is None and self.view_factory is not None:
             self._view = self.view_factory(doc)
         return self._view
+
+    def _forget_doc_if_unused(self) -> None:
+        """One timer per decoded document, not one per use: used since, it waits again."""
+        loop = asyncio.get_running_loop()
+        unused_for = loop.time() - self._doc_used
+        if unused_for < HOT_SECONDS:
+            self._drop_doc = loop.call_later(HOT_SECONDS - unused_for, self._forget_doc_if_unused)
+        else:
+            self._forget_doc()
 
     def _forget_doc(self) -> None:
         doc = self._doc
@@ -216,12 +226,10 @@ class Room:
                 self.peers[peer].difference_update(change["removed"])
 
         subscription = self.awareness.observe(note_clients)
-        try:
+        try:  # protocol.parse checked its encoding; what remains is the shape of a state
             self.awareness.apply_awareness_update(update, peer)
         except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
-            raise BadMessage(f"cannot decode the awareness update ({exc})") from None
-        except json.JSONDecodeError as exc:
-            raise BadMessage(f"an awareness state is not JSON ({exc})") from None
+            raise BadMessage(f"cannot apply the awareness update ({exc})") from None
         finally:
             self.awareness.unobserve(subscription)
         self._broadcast(protocol.awareness_message(update), except_peer=peer)

@@ -23,7 +23,7 @@ from ..web.base import ApiError, AuthenticatedWebSocketMixin
 from .document import Room, TooLarge
 from .protocol import BadMessage
 from .rooms import CollaborationManager, SessionExpired
-from .storage import RoomRefused
+from .storage import DocumentFile, RoomRefused
 
 log = logging.getLogger("jls.collaboration")
 
@@ -49,6 +49,8 @@ class RoomHandler(AuthenticatedWebSocketMixin, websocket.WebSocketHandler):
     """One peer of a room: the room's messages out, the peer's messages in."""
 
     room: Room | None = None
+    file: DocumentFile | None = None
+    send_limit = 0  # client_send_buffer, read once per connection
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         await self.refuse_unless_authenticated()
@@ -78,6 +80,7 @@ class RoomHandler(AuthenticatedWebSocketMixin, websocket.WebSocketHandler):
             return
         self.room = room
         self.file = manager.file_of(room)
+        self.send_limit = self.settings["kernel_manager"].client_send_buffer
         room.join(self)
 
     async def on_message(self, message: str | bytes) -> None:
@@ -115,8 +118,7 @@ class RoomHandler(AuthenticatedWebSocketMixin, websocket.WebSocketHandler):
         stream = open_stream(self)
         if stream is None:
             return
-        limit = self.settings["kernel_manager"].client_send_buffer
-        if unsent_bytes(stream) > limit:
+        if unsent_bytes(stream) > self.send_limit:
             self._refuse(1013, "Reading too slowly: reconnect")
             return
         self.write_message(message, binary=True)

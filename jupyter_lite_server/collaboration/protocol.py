@@ -18,7 +18,13 @@ import json
 from dataclasses import dataclass
 from enum import IntEnum
 
-from pycrdt import Decoder, Encoder, YSyncMessageType, create_update_message
+from pycrdt import (
+    Decoder,
+    Encoder,
+    YSyncMessageType,
+    create_awareness_message,
+    create_update_message,
+)
 
 
 class Kind(IntEnum):
@@ -97,9 +103,10 @@ def update_message(update: bytes) -> bytes:
 
 
 def awareness_message(update: bytes) -> bytes:
-    return bytes([Kind.AWARENESS]) + _with_length(update)
+    return create_awareness_message(update)
 
 
+# pycrdt builds these two only from a decoded Doc (create_sync_message) or privately.
 def sync_step2_message(update: bytes) -> bytes:
     return bytes([Kind.SYNC, YSyncMessageType.SYNC_STEP2]) + _with_length(update)
 

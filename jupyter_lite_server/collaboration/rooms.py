@@ -60,12 +60,23 @@ class CollaborationManager(LoggingConfigurable):
         self._sessions: dict[str, str] = {}  # file id -> the session of its loaded document
         self._unloads: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task] = set()
-        contents.rename_hooks.append(self.file_ids.moved)
-        contents.delete_hooks.append(self.file_ids.deleted)
+        contents.rename_hooks.append(self._file_moved)
+        contents.delete_hooks.append(self._file_deleted)
 
     @property
     def document_limit(self) -> int:
         return self.max_document_bytes or self.body_limit
+
+    async def _file_moved(self, old: str, new: str) -> None:
+        """A rename through the contents API: the id and the open documents follow."""
+        for file in self._files.values():
+            file.follow_move(old, new)
+        await self.file_ids.moved(old, new)
+
+    async def _file_deleted(self, path: str) -> None:
+        for file in self._files.values():
+            file.follow_delete(path)
+        await self.file_ids.deleted(path)
 
     # --- PUT /api/collaboration/session/<path> ----------------------------------------
 

@@ -85,6 +85,8 @@ class DocumentFile:
         self._unsaved = False
         self._saved_digest = b""  # of the content last loaded or saved: unchanged, not written
         self._save_timer: asyncio.TimerHandle | None = None
+        self._changed_at = 0.0  # the loop's time of the last change by a peer
+        self._autosave: asyncio.Future[str] | None = None
         self._save_lock = asyncio.Lock()
         self._watcher: asyncio.Task | None = None
         room.on_save_request = self.save_now
@@ -146,12 +148,21 @@ class DocumentFile:
         if self.state is FileState.CLOSED:
             return
         self._unsaved = True
-        if self._save_timer is not None:
-            self._save_timer.cancel()
         loop = asyncio.get_running_loop()
-        self._save_timer = loop.call_later(
-            self.options.save_delay, lambda: asyncio.ensure_future(self.save_now())
-        )
+        self._changed_at = loop.time()
+        if self._save_timer is None:  # one timer, not one per update
+            self._save_timer = loop.call_later(self.options.save_delay, self._save_when_quiet)
+
+    def _save_when_quiet(self) -> None:
+        loop = asyncio.get_running_loop()
+        quiet_for = loop.time() - self._changed_at
+        if quiet_for < self.options.save_delay:
+            self._save_timer = loop.call_later(
+                self.options.save_delay - quiet_for, self._save_when_quiet
+            )
+            return
+        self._save_timer = None
+        self._autosave = asyncio.ensure_future(self.save_now())
 
     async def save_now(self) -> str:
         """Write the document to its file: "success", "skipped" (nothing to write, or
@@ -162,9 +173,9 @@ class DocumentFile:
         async with self._save_lock:
             if self.state is not FileState.OPEN:
                 return "skipped"
-            path = await self._current_path()
-            if path is None:
-                return "skipped"
+            path = self.path
+            if not path:
+                return "skipped"  # deleted
             self._unsaved = False
             try:
                 content = await self.document.aget()
@@ -201,17 +212,16 @@ class DocumentFile:
         if model.get("hash") and self.document.hash != model["hash"]:
             self.document.hash = model["hash"]
 
-    async def _current_path(self) -> str | None:
-        path = await self.file_ids.path_of(self.file_id)
-        if path is None:
-            if self.path:
-                log.warning("%s was deleted: its collaboration room no longer saves", self.path)
+    def follow_move(self, old: str, new: str) -> None:
+        """``old`` (the file, or a folder holding it) was renamed to ``new``."""
+        if self.path == old or self.path.startswith(old + "/"):
+            self.path = new + self.path[len(old):]
+            self.document.path = self.path
+
+    def follow_delete(self, path: str) -> None:
+        if self.path and (self.path == path or self.path.startswith(path + "/")):
+            log.warning("%s was deleted: its collaboration room no longer saves", self.path)
             self.path = ""
-            return None
-        if path != self.path:
-            self.path = path
-            self.document.path = path
-        return path
 
     # --- changes made outside the room ------------------------------------------------
 
@@ -220,8 +230,8 @@ class DocumentFile:
             await asyncio.sleep(self.options.poll_interval)
             if self._save_lock.locked() or self.state is not FileState.OPEN:
                 continue
-            path = await self._current_path()
-            if path is None:
+            path = self.path
+            if not path:
                 continue
             try:
                 info = await self.contents.get(path, content=False)

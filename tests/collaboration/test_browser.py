@@ -11,17 +11,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from browser import ARGS, CHROMIUM, keep_screenshot
 from jls_client import start_server_in, wait_until
 from test_rooms import notebook, sources_on_disk, write
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-ARTIFACTS = os.environ.get(
-    "JLS_TEST_ARTIFACTS", os.path.join(os.path.dirname(__file__), "..", "..", "test-artifacts")
-)
 PANEL = ".jp-NotebookPanel:visible"
 LONG = "import time\nfor i in range(12):\n    print('line', i, flush=True)\n    time.sleep(0.5)"
 
@@ -77,10 +72,9 @@ def _file_text(server, name: str) -> str:
 
 
 def _screenshots(pages: list, prefix: str) -> None:
-    os.makedirs(ARTIFACTS, exist_ok=True)
     for who, page in zip("AB", pages, strict=False):
         if not page.is_closed():
-            page.screenshot(path=os.path.join(ARTIFACTS, f"{prefix}-{who}.png"))
+            keep_screenshot(page, f"{prefix}-{who}.png")
 
 
 def test_two_pages_see_each_others_edits_and_outputs_live(rtc_server):

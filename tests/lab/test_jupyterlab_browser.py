@@ -9,20 +9,14 @@ the browser must not see a single failed request. A screenshot is kept in
 import json
 import os
 import re
-import shutil
 import time
 
 import pytest
+from browser import ARGS, CHROMIUM, keep_screenshot
 from jls_client import start_server_in
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-ARTIFACTS = os.environ.get(
-    "JLS_TEST_ARTIFACTS", os.path.join(os.path.dirname(__file__), "..", "..", "test-artifacts")
-)
 
 
 def _sources(path):
@@ -89,8 +83,7 @@ def test_notebook_from_launcher_runs_saves_and_reopens(lab_server):
             cells = page.locator(".jp-NotebookPanel .jp-Cell .cm-content")
             cells.filter(has_text="print(6*7)").first.wait_for(timeout=60000)
         finally:
-            os.makedirs(ARTIFACTS, exist_ok=True)
-            page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab.png"))
+            keep_screenshot(page, "jupyterlab.png")
             browser.close()
     assert problems == []
 
@@ -131,8 +124,7 @@ def test_kernel_restart_from_the_menu_shows_no_death_dialog(lab_server):
             assert page.get_by_text("appears to have died").count() == 0
             assert page.locator(".jp-Dialog").count() == 0
         finally:
-            os.makedirs(ARTIFACTS, exist_ok=True)
-            page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-restart.png"))
+            keep_screenshot(page, "jupyterlab-restart.png")
             browser.close()
     assert [e for e in console_errors if "died" in e or "Connection lost" in e] == []
 
@@ -180,8 +172,7 @@ def test_terminal_from_the_file_menu_runs_a_command_and_closes_from_the_running_
             assert wait_gone(shell_pid), "the shell survived its terminal"
             assert lab_server.api().get("api/terminals").json() == []
         finally:
-            os.makedirs(ARTIFACTS, exist_ok=True)
-            page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-terminal.png"))
+            keep_screenshot(page, "jupyterlab-terminal.png")
             browser.close()
     assert problems == []
 
@@ -215,8 +206,7 @@ def test_html_output_saved_reloaded_is_still_trusted(lab_server):
             model = lab_server.api().get("api/contents/Untitled.ipynb").json()
             assert model["content"]["cells"][0]["metadata"]["trusted"] is True
         finally:
-            os.makedirs(ARTIFACTS, exist_ok=True)
-            page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-trusted.png"))
+            keep_screenshot(page, "jupyterlab-trusted.png")
             browser.close()
 
 
@@ -249,8 +239,7 @@ def test_a_folder_with_files_deleted_from_the_file_browser_goes_to_the_trash(lab
             item.wait_for(state="detached", timeout=30000)
             assert page.locator(".jp-Dialog").count() == 0  # no error dialog
         finally:
-            os.makedirs(ARTIFACTS, exist_ok=True)
-            page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-delete.png"))
+            keep_screenshot(page, "jupyterlab-delete.png")
             browser.close()
     assert not os.path.exists(folder)
     trashed = os.path.join(os.path.dirname(lab_server.root), "xdg-data", "Trash", "files",
@@ -297,8 +286,7 @@ def test_save_and_export_as_html_downloads_the_output(stock_lab_server):
             with open(download.path(), encoding="utf-8") as f:
                 assert "exported 42" in f.read()
         finally:
-            os.makedirs(ARTIFACTS, exist_ok=True)
-            page.screenshot(path=os.path.join(ARTIFACTS, "jupyterlab-export.png"))
+            keep_screenshot(page, "jupyterlab-export.png")
             browser.close()
     assert problems == []
 
@@ -337,8 +325,7 @@ def test_notebook_7_tree_opens_a_notebook_that_runs_a_cell(lab_server):
                 notebook.wait_for_timeout(1500)
             assert "/notebooks/seven.ipynb" in notebook.url
         finally:
-            os.makedirs(ARTIFACTS, exist_ok=True)
-            notebook.screenshot(path=os.path.join(ARTIFACTS, "notebook7.png"))
+            keep_screenshot(notebook, "notebook7.png")
             browser.close()
     assert problems == []
 
@@ -378,8 +365,7 @@ def _reopen_and_check(context, server, url: str, screenshot: str) -> None:
         assert text.count("line 7\n") == 1  # nothing twice
         assert page.locator(".jp-InputArea-prompt").first.inner_text().strip() == "[1]:"
     finally:
-        os.makedirs(ARTIFACTS, exist_ok=True)
-        page.screenshot(path=os.path.join(ARTIFACTS, screenshot))
+        keep_screenshot(page, screenshot)
 
 
 def _wait_for_line_19(root: str) -> None:
