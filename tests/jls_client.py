@@ -15,7 +15,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 import websocket
@@ -111,6 +113,20 @@ def start_server_in(base: str | os.PathLike, *args: str, **kwargs) -> Server:
     root = os.path.join(base, "root")
     os.makedirs(root, exist_ok=True)
     return start_server(root, str(base), *args, **kwargs)
+
+
+def module_server(name: str, *args: str) -> Any:
+    """A pytest fixture: one server (``jls serve *args``) for the tests of a module,
+    its directories under a temporary ``name``. Use: ``server = module_server("x")``."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def fixture(tmp_path_factory: Any) -> Iterator[Server]:
+        server = start_server_in(tmp_path_factory.mktemp(name), *args)
+        yield server
+        server.stop()
+
+    return fixture
 
 
 def run_jls(

@@ -9,19 +9,13 @@ import threading
 import time
 
 import pytest
-from jls_client import start_server_in, wait_until
+from jls_client import module_server, wait_until
 from room_client import RoomClient
 from test_rooms import OPTIONS, notebook, sources_on_disk, write
 
 from jupyter_lite_server.collaboration import protocol
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = start_server_in(tmp_path_factory.mktemp("clients"), *OPTIONS,
-                          "--OutputKeeper.flush_interval=5")
-    yield srv
-    srv.stop()
+server = module_server("clients", *OPTIONS, "--OutputKeeper.flush_interval=5")
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import os
 import time
 
 import pytest
-from jls_client import start_server_in, wait_until
+from jls_client import module_server, start_server_in, wait_until
 from room_client import RoomClient
 
 from jupyter_lite_server.collaboration import protocol
@@ -26,11 +26,7 @@ def notebook(*sources: str) -> dict:
          "outputs": [], "source": source} for i, source in enumerate(sources)]}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = start_server_in(tmp_path_factory.mktemp("rooms"), *OPTIONS)
-    yield srv
-    srv.stop()
+server = module_server("rooms", *OPTIONS)
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import os
 
-import pytest
-from jls_client import start_server_in
+from jls_client import module_server, start_server_in
 
 
 def write(root: str, path: str, text: str = "x") -> None:
@@ -22,11 +21,7 @@ def trash_of(server) -> str:
     return os.path.join(os.path.dirname(server.root), "xdg-data", "Trash")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = start_server_in(tmp_path_factory.mktemp("trash"))
-    yield srv
-    srv.stop()
+server = module_server("trash")
 
 
 def test_a_folder_with_files_goes_to_the_trash_whole(server):

@@ -12,16 +12,12 @@ import time
 from urllib.parse import quote
 
 import pytest
-from jls_client import start_server_in
+from jls_client import module_server
 
 NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = start_server_in(tmp_path_factory.mktemp("kinds"))
-    yield srv
-    srv.stop()
+server = module_server("kinds")
 
 
 def save_text(api, path: str, text: str):

@@ -11,14 +11,9 @@ import time
 import pytest
 import requests
 import websocket
-from jls_client import pid_alive, rss_kib, start_server_in, wait_gone, wait_until
+from jls_client import module_server, pid_alive, rss_kib, start_server_in, wait_gone, wait_until
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = start_server_in(tmp_path_factory.mktemp("terms"))
-    yield srv
-    srv.stop()
+server = module_server("terms")
 
 
 class Terminal:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import websocket
-from jls_client import start_server_in
+from jls_client import module_server, start_server_in
 
 from jupyter_lite_server.web.hosts import host_name, is_local_host
 
@@ -26,11 +26,7 @@ def test_host_name_strips_port_brackets_and_dot():
     assert host_name("[::1]:9") == "::1" and host_name("Example.ORG.:1") == "example.org"
 
 
-@pytest.fixture(scope="module")
-def loopback_server(tmp_path_factory):
-    srv = start_server_in(tmp_path_factory.mktemp("hosts"))
-    yield srv
-    srv.stop()
+loopback_server = module_server("hosts")
 
 
 def test_a_foreign_host_is_refused_even_with_a_valid_token(loopback_server):

@@ -10,16 +10,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from jls_client import start_server_in, stream_text
+from jls_client import module_server, stream_text
 
 DEEP = "[" * 100_000 + "]" * 100_000
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = start_server_in(tmp_path_factory.mktemp("json"))
-    yield srv
-    srv.stop()
+server = module_server("json")
 
 
 def session_body(name_json: str) -> str:

@@ -7,7 +7,7 @@ import struct
 import pytest
 import requests
 import websocket
-from jls_client import rss_kib, start_server_in
+from jls_client import module_server, rss_kib, start_server_in
 
 LIMIT = 1024 * 1024
 
@@ -115,11 +115,7 @@ def send_chunked(server, path: str, total: int, token: bool) -> bytes:
     return answer
 
 
-@pytest.fixture(scope="module")
-def default_server(tmp_path_factory):
-    server = start_server_in(tmp_path_factory.mktemp("chunked"))
-    yield server
-    server.stop()
+default_server = module_server("chunked")
 
 
 def test_an_unauthenticated_chunked_body_is_refused_without_growing_the_server(default_server):
