@@ -249,6 +249,10 @@ class ManagedKernel:
                     except TimeoutError:
                         interval = min(interval * 2, 1.0)
                         continue
+                    # The kernel still runs our other requests, each with a SIGINT
+                    # handler armed: an interrupt sent then can break ipykernel's shell
+                    # loop (it lives on, deaf). They are answered within milliseconds.
+                    await asyncio.wait(replies, timeout=min(interval * 4, 2.0))
                     self._became_ready(channel)
                     return
                 raise KernelStartError(
@@ -261,8 +265,8 @@ class ManagedKernel:
 
     def _became_ready(self, channel: str) -> None:
         if channel == "shell":
-            # Only our kernel_info requests have run (clients' messages are held until
-            # now): the kernel is idle, whether or not the status messages of those
+            # Only our kernel_info requests have run, and are answered (clients'
+            # messages are held until now): the kernel is idle, whether or not the status messages of those
             # requests reached our subscription.
             self.execution_state = "idle"
         if self.state in (KernelState.STARTING, KernelState.RESTARTING):
