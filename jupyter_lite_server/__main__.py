@@ -1,3 +1,4 @@
 from jupyter_lite_server.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -36,7 +36,7 @@ from .service.discovery import RuntimeFile
 from .service.lifetime import NoActivityShutdown, RequestActivity
 from .service.listen import Endpoint, ListenError, bind_tcp, bind_unix, tls_context
 from .service.metrics import ServerMetrics
-from .service.resources import raise_open_file_limit, return_large_buffers
+from .service.resources import favour_the_event_loop, raise_open_file_limit, return_large_buffers
 from .sessions.manager import SessionError, SessionManager
 from .web.base import ApiError, NotFoundHandler
 from .web.limits import LimitedApplication
@@ -341,6 +341,7 @@ class ServerApp(ServerOptions):
 
     def start(self) -> None:
         return_large_buffers()
+        favour_the_event_loop()
         raise_open_file_limit()
         try:
             asyncio.run(self._serve())

@@ -10,10 +10,12 @@ import os
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+from tornado import web
 from tornado.escape import url_escape
 
 from ..web.base import ApiError, APIHandler, BaseHandler, JsonErrorsMixin
 from . import fileio
+from .bodies import IncomingBody, Spooled
 from .errors import AlreadyExists, ContentsError, InvalidContent, NotFound, NotRegularFile
 from .manager import ContentsManager
 from .paths import api_name
@@ -55,6 +57,24 @@ class ContentsAPIHandler(APIHandler):
     def location(self, path: str) -> str:
         return f"{self.settings['base_url']}api/contents/{url_escape(path, plus=False)}"
 
+    async def finish_body(self, body: bytes | Spooled) -> None:
+        """Send JSON the manager made; a spooled one is streamed and removed."""
+        if isinstance(body, bytes):
+            self.finish(body)
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            handle = await loop.run_in_executor(None, open, body.path, "rb")
+        finally:
+            await loop.run_in_executor(None, body.discard)  # the open handle keeps the data
+        with handle:
+            size = os.fstat(handle.fileno()).st_size
+            self.set_header("Content-Length", str(size))
+            while chunk := await loop.run_in_executor(None, handle.read, body.CHUNK):
+                self.write(chunk)
+                await self.flush()
+        self.finish()
+
     def finish_model(self, model: dict[str, Any], status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(model, separators=(",", ":"), ensure_ascii=False, default=str))
@@ -82,27 +102,54 @@ def _flag(handler: APIHandler, name: str, default: bool) -> bool:
     return value == "1"
 
 
+@web.stream_request_body
 class ContentsHandler(ContentsAPIHandler):
+    """Bodies are read as they arrive: a large save goes to a spool file, not memory."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        self._body = IncomingBody(spill_at=self.contents.offload_bytes)
+
+    async def data_received(self, chunk: bytes) -> None:
+        await self._body.add(chunk)
+
+    def on_finish(self) -> None:
+        if (body := getattr(self, "_body", None)) is not None:
+            body.discard()  # a request that failed before its save took the file
+
+    def on_connection_close(self) -> None:
+        self.on_finish()  # the client left mid-body: nothing of it stays on disk
+        super().on_connection_close()
+
+    async def _small_body(self) -> None:
+        """POST and PATCH read ``self.request.body`` (a few hundred bytes)."""
+        body = await self._body.complete()
+        if isinstance(body, Spooled):
+            self._body.discard()
+            raise ApiError(400, "This request body is too large")
+        self.request.body = body
+
     async def get(self, path: str = "") -> None:
         path = path.strip("/")
         kind = self.get_query_argument("type", None)
         fmt = self.get_query_argument("format", None)
         content = _flag(self, "content", True)
         want_hash = _flag(self, "hash", False)
-        model = await self.call(self.contents.get(path, content, kind, fmt, want_hash))
-        self.finish_model(model)
+        await self.finish_body(
+            await self.call(self.contents.get_json(path, content, kind, fmt, want_hash))
+        )
 
     async def put(self, path: str = "") -> None:
         path = path.strip("/")
-        body = self.get_json_body(required=True)
-        if body.get("copy_from"):
-            raise ApiError(400, "Cannot copy with PUT, only POST")
-        model, created = await self.call(self.contents.save(body, path))
+        body = await self._body.complete()
+        self._body = IncomingBody(0)  # the manager owns (and removes) the spooled body now
+        model, created = await self.call(self.contents.save_body(body, path))
         if created:
             self.set_header("Location", self.location(path))
         self.finish_model(model, 201 if created else 200)
 
     async def post(self, path: str = "") -> None:
+        await self._small_body()
         path = path.strip("/")
         if not await self.contents.exists(path):
             raise ApiError(404, f"No such directory: {path}")
@@ -124,6 +171,7 @@ class ContentsHandler(ContentsAPIHandler):
         self.finish_model(result, 201)
 
     async def patch(self, path: str = "") -> None:
+        await self._small_body()
         body = self.get_json_body(required=True)
         new_path = body.get("path")
         if not isinstance(new_path, str):

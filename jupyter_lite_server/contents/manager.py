@@ -18,15 +18,20 @@ import stat
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from traitlets import Bool, Unicode, default
+from traitlets import Bool, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from ..service.worker_pool import WorkerPool
 from ..timeutil import iso_from_timestamp
 from . import fileio, models
+from .bodies import Spooled, apply_metadata, dumps_model, save_request
 from .checkpoints import FileCheckpoints
 from .errors import AlreadyExists, ChangedMeanwhile, InvalidContent, NotFound
 from .paths import PathOutsideRoot, normalize_api_path, to_os_path
 from .trust import NotebookTrust
+
+#: Where large requests are handled, in a worker process (it imports this module).
+WORKER = "jupyter_lite_server.contents.worker"
 
 
 class ContentsManager(LoggingConfigurable):
@@ -47,6 +52,12 @@ class ContentsManager(LoggingConfigurable):
     untitled_notebook = Unicode("Untitled").tag(config=True)
     untitled_file = Unicode("untitled").tag(config=True)
     untitled_directory = Unicode("Untitled Folder").tag(config=True)
+    offload_bytes = Int(
+        4 << 20,
+        help="Files and save requests at least this large (bytes) are parsed, checked and "
+        "serialized in a worker process, so that the server keeps answering meanwhile "
+        "(below it, parsing takes a few tens of milliseconds).",
+    ).tag(config=True)
 
     @default("root_dir")
     def _default_root(self) -> str:
@@ -56,9 +67,11 @@ class ContentsManager(LoggingConfigurable):
         super().__init__(**kwargs)
         self.checkpoints = FileCheckpoints(self.os_path)
         self.trust = NotebookTrust(parent=self)
-        #: Awaited with (model, api path) before a save writes; may change the model
-        #: (sessions/environments.py records a kernel's environment in notebooks).
-        self.pre_save_hooks: list[Callable[[dict[str, Any], str], Awaitable[None]]] = []
+        #: Awaited with the api path before a save: each returns notebook metadata to
+        #: merge, ``{section: {key: value}}`` (sessions/environments.py records a
+        #: kernel's environment in notebooks).
+        self.pre_save_hooks: list[Callable[[str], Awaitable[dict[str, dict[str, Any]]]]] = []
+        self.workers = WorkerPool([WORKER])
         #: Awaited with (old, new) after a rename and (path,) after a delete, so that
         #: what is named after a file follows it (collaboration/fileids.py).
         self.rename_hooks: list[Callable[[str, str], Awaitable[None]]] = []
@@ -127,14 +140,49 @@ class ContentsManager(LoggingConfigurable):
         format: str | None = None,
         require_hash: bool = False,
     ) -> dict[str, Any]:
-        if type not in (None, "directory", "file", "notebook"):
-            raise InvalidContent(f"Unknown type {type!r}")
-        if format not in (None, "text", "base64", "json"):
-            raise InvalidContent(f"Unknown format {format!r}")
+        _check_get(type, format)
         model = await self.run(self._get, path, content, type, format, require_hash)
         if model["type"] == "notebook" and model["content"] is not None:
             await self.trust.mark(model["content"], model["path"])
         return model
+
+    async def get_json(
+        self,
+        path: str,
+        content: bool = True,
+        type: str | None = None,
+        format: str | None = None,
+        require_hash: bool = False,
+    ) -> bytes | Spooled:
+        """``get`` as the JSON a client receives; a large file is read in a worker, which
+        leaves the JSON in a file for the handler to stream (and remove)."""
+        _check_get(type, format)
+        if content and await self.run(self._is_large, path):
+            settings = await self._worker_settings()
+            if settings is not None:
+                out = await self.run(Spooled)
+                try:
+                    await self.workers.run(f"{WORKER}:get_json", settings, out.path, path,
+                                           content, type, format, require_hash)  # fmt: skip
+                except BaseException:
+                    await self.run(out.discard)
+                    raise
+                return out
+        return await self.run(dumps_model, await self.get(path, content, type, format,
+                                                          require_hash))  # fmt: skip
+
+    def _is_large(self, path: str) -> bool:
+        try:
+            st = os.stat(self.os_path(path))
+        except (NotFound, OSError):
+            return False  # _get says what is wrong
+        return stat.S_ISREG(st.st_mode) and st.st_size >= self.offload_bytes
+
+    async def _worker_settings(self) -> dict[str, Any] | None:
+        notary = await self.trust.worker_options()
+        if notary is None:
+            return None
+        return {"root_dir": self.root_dir, "allow_hidden": self.allow_hidden, "notary": notary}
 
     async def exists(self, path: str) -> bool:
         try:
@@ -203,14 +251,35 @@ class ContentsManager(LoggingConfigurable):
         self, model: dict[str, Any], path: str, unchanged_since: str | None = None
     ) -> tuple[dict[str, Any], bool]:
         """Write ``model``; returns (model without content, whether it was created)."""
-        for hook in self.pre_save_hooks:
-            await hook(model, path)
-        content = model.get("content")
-        if model.get("type") == "notebook" and isinstance(content, dict):
-            # Not a notebook the notary can read: the save itself refuses it with a 400.
-            with contextlib.suppress(KeyError, TypeError, AttributeError, ValueError):
-                await self.trust.sign_if_trusted(content, path)
+        apply_metadata(model, await self._metadata_from_hooks(path))
+        await self.trust.sign_if_trusted(model, path)
         return await self.run(self._save, model, path, unchanged_since)
+
+    async def save_body(self, body: bytes | Spooled, path: str) -> tuple[dict[str, Any], bool]:
+        """``save`` for a PUT body; a large one (spooled by the handler, or in memory) is
+        parsed, signed and written in a worker. A spooled body is removed."""
+        large = isinstance(body, Spooled) or len(body) >= self.offload_bytes
+        settings = await self._worker_settings() if large else None
+        if settings is None:
+            data = await self.run(body.read) if isinstance(body, Spooled) else body
+            if isinstance(body, Spooled):
+                await self.run(body.discard)
+            return await self.save(save_request(data), path)
+        metadata = await self._metadata_from_hooks(path)
+        spooled = body if isinstance(body, Spooled) else await self.run(Spooled, body)
+        try:
+            return await self.workers.run(
+                f"{WORKER}:save_body", settings, spooled.path, path, metadata
+            )
+        finally:
+            await self.run(spooled.discard)
+
+    async def _metadata_from_hooks(self, path: str) -> dict[str, dict[str, Any]]:
+        merged: dict[str, dict[str, Any]] = {}
+        for hook in self.pre_save_hooks:
+            for section, entries in (await hook(path)).items():
+                merged.setdefault(section, {}).update(entries)
+        return merged
 
     async def trust_notebook(self, path: str) -> None:
         """Sign the notebook as it is on disk: its output is the user's to trust."""
@@ -219,6 +288,7 @@ class ContentsManager(LoggingConfigurable):
 
     def close(self) -> None:
         self.trust.close()
+        self.workers.close()
 
     def _increment_name(self, directory: str, base: str, ext: str, insert: str) -> str:
         os_dir = self.os_path(directory)
@@ -345,3 +415,10 @@ class ContentsManager(LoggingConfigurable):
 
     async def delete_checkpoint(self, path: str, checkpoint_id: str) -> None:
         await self.run(self.checkpoints.delete, path, checkpoint_id)
+
+
+def _check_get(kind: str | None, fmt: str | None) -> None:
+    if kind not in (None, "directory", "file", "notebook"):
+        raise InvalidContent(f"Unknown type {kind!r}")
+    if fmt not in (None, "text", "base64", "json"):
+        raise InvalidContent(f"Unknown format {fmt!r}")

@@ -14,6 +14,7 @@ that opened it: every notary call runs on one dedicated thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -77,9 +78,31 @@ class NotebookTrust:
             notary.store = notary.store_factory()
             self._sign_if_trusted(content, path, retry=False)
 
-    async def sign_if_trusted(self, content: dict[str, Any], path: str) -> None:
+    def sign_for_save(self, model: dict[str, Any], path: str) -> None:
+        """Sign a save model's notebook if all its code cells are trusted (synchronous:
+        on the notary's thread or in a worker process)."""
+        content = model.get("content")
+        if model.get("type") == "notebook" and isinstance(content, dict):
+            # Not a notebook the notary can read: the save itself refuses it with a 400.
+            with contextlib.suppress(KeyError, TypeError, AttributeError, ValueError):
+                self._sign_if_trusted(content, path)
+
+    async def sign_if_trusted(self, model: dict[str, Any], path: str) -> None:
         """Before a save: sign the notebook if all its code cells are trusted."""
-        await self._run(self._sign_if_trusted, content, path)
+        await self._run(self.sign_for_save, model, path)
+
+    async def worker_options(self) -> dict[str, Any] | None:
+        """What a worker process needs to build the same notary; None if it cannot (the
+        signature store lives in this process's memory)."""
+
+        def options() -> dict[str, Any] | None:
+            notary = self._get_notary()
+            if notary.db_file == ":memory:":
+                return None
+            return {"db_file": notary.db_file, "secret": notary.secret,
+                    "algorithm": notary.algorithm}  # fmt: skip
+
+        return await self._run(options)
 
     def _trust(self, content: dict[str, Any], path: str) -> None:
         log.warning("Trusting notebook %s", path)

@@ -46,33 +46,29 @@ class EnvironmentPins:
         self.contents_manager = contents_manager
         self._kernel_for_path = kernel_for_path  # async (api path) -> kernel id or None
 
-    async def before_save(self, model: dict[str, Any], path: str) -> None:
-        """Record the environment of the kernel of this notebook's session, if it has one."""
-        content = model.get("content")
-        if model.get("type") != "notebook" or not isinstance(content, dict):
-            return
+    async def before_save(self, path: str) -> dict[str, dict[str, Any]]:
+        """The environment of the kernel of this notebook's session, to record, if any."""
         kernel_id = await self._kernel_for_path(path)
         if kernel_id is None:
-            return
+            return {}
         try:
             kernel = self.kernel_manager.get(kernel_id)
         except UnknownKernel:
-            return
+            return {}
         environment = kernel.launched.environment()
         if not environment:
-            return
-        metadata = content.setdefault("metadata", {})
-        if not isinstance(metadata, dict):
-            return
-        section = metadata.setdefault(METADATA_KEY, {})
-        if isinstance(section, dict):
-            provider, kernel_type = kernel.origin
-            section[ENTRY] = {
-                "kernel_name": kernel.name,
-                "provider": provider,
-                "kernel_type": kernel_type,
-                "environment": environment,
+            return {}
+        provider, kernel_type = kernel.origin
+        return {
+            METADATA_KEY: {
+                ENTRY: {
+                    "kernel_name": kernel.name,
+                    "provider": provider,
+                    "kernel_type": kernel_type,
+                    "environment": environment,
+                }
             }
+        }
 
     async def recorded(self, path: str, kernel_name: str | None) -> dict[str, Any] | None:
         """The environment ``path`` recorded for the kernel ``kernel_name`` resolves to."""

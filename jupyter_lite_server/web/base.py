@@ -16,6 +16,7 @@ from typing import Any
 from tornado import web
 
 from ..auth.identity import Forbidden, IdentityProvider, User
+from . import jsonbody
 from .hosts import host_name, is_local_host
 
 log = logging.getLogger("jls.web")
@@ -216,45 +217,14 @@ class APIHandler(JsonErrorsMixin, BaseHandler):
 
     def get_json_body(self, required: bool = False) -> dict[str, Any]:
         """The request body as a JSON object; 400 if it is not one."""
-        raw = self.request.body
-        if not raw or not raw.strip():
-            if required:
-                raise ApiError(400, "A JSON body is required", "Bad Request")
-            return {}
         try:
-            body = json.loads(raw)
-        except RecursionError:
-            raise ApiError(400, "The JSON body is nested too deeply", "Bad Request") from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, f"Invalid JSON in body of request: {exc}", "Bad Request") from None
-        if not isinstance(body, dict):
-            raise ApiError(400, "The request body must be a JSON object", "Bad Request")
-        if _LONE_SURROGATE_HINT.search(raw) and not _encodable(body):
-            raise ApiError(
-                400,
-                "The JSON body contains a lone surrogate (a \\ud800-\\udfff escape without its "
-                "pair): that is not text and cannot be stored",
-                "Bad Request",
-            )
-        return body
+            return jsonbody.parse_object(self.request.body, required)
+        except jsonbody.BodyError as exc:
+            raise ApiError(400, str(exc), "Bad Request") from None
 
     def finish_json(self, obj: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(obj, separators=(",", ":")))
-
-
-#: A \\uD800-\\uDFFF escape: only then can a parsed body hold a lone surrogate (raw bytes of
-#: one are not UTF-8 and fail parsing), so only then is the body checked in full.
-_LONE_SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
-def _encodable(value: Any) -> bool:
-    """Whether every string in ``value`` can be written as UTF-8 (no lone surrogate)."""
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class NotFoundHandler(APIHandler):

@@ -30,13 +30,16 @@ def html_notebook(trusted: bool | None, text: str = "bold") -> dict:
     }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def place(tmp_path_factory):
+@pytest.fixture(scope="module", params=["in the server", "in a worker process"])
+def place(request, tmp_path_factory):
+    """Every notebook read and save happens in the server, or (offload_bytes=0) in a
+    worker process, as for large notebooks: the same notary, the same database."""
     base = tmp_path_factory.mktemp("trust")
     env = isolated_env(str(base))
     env["JUPYTER_DATA_DIR"] = str(base / "data")
     os.makedirs(base / "root")
-    server = start_server(str(base / "root"), str(base), env=env)
+    args = ["--ContentsManager.offload_bytes=0"] if request.param.endswith("process") else []
+    server = start_server(str(base / "root"), str(base), *args, env=env)
     yield server, str(base / "data")
     server.stop()
 

@@ -266,8 +266,8 @@ class ManagedKernel:
     def _became_ready(self, channel: str) -> None:
         if channel == "shell":
             # Only our kernel_info requests have run, and are answered (clients'
-            # messages are held until now): the kernel is idle, whether or not the status messages of those
-            # requests reached our subscription.
+            # messages are held until now): the kernel is idle, whether or not the
+            # status messages of those requests reached our subscription.
             self.execution_state = "idle"
         if self.state in (KernelState.STARTING, KernelState.RESTARTING):
             self.lifecycle.to(KernelState.READY)

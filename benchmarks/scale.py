@@ -1,0 +1,355 @@
+"""Issue #19's figures, jls next to jupyter_server in one run; writes the table.
+
+    python3 benchmarks/scale.py --jupyter $(which jupyter) [--only stall,idle,keeper,jbench]
+        [--markdown /tmp/scale.md] [--quick]
+
+Parts:
+  stall   worst latency of GET /api/status and of an execute round trip on another
+          kernel while a 50 MB notebook is saved, the same is opened, a 20,000-file
+          folder is listed and a notebook is exported (probes in their own process)
+  idle    100 idle kernels: server RSS per kernel and server CPU while idle
+  keeper  jls with --sessions-db: PSS of the iopub keepers per kernel (jls only:
+          jupyter_server's kernels do not outlive it)
+  jbench  through the shared harness (run_ab.py): DELETE session, 20 kernels started,
+          CPU per execute (JSON, v1), sustained 32x5 and 16x10 req/s for 60 s,
+          200 MB output to one tab
+Both servers run from the same interpreter's kernel (python3). Keep the machine
+otherwise idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from scale_probes import (
+    JS_FLAGS,
+    Probes,
+    Server,
+    children,
+    cmdline,
+    proc_cpu_s,
+    proc_pss_mb,
+    proc_rss_mb,
+    worst_during,
+)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+Rows = list[tuple[str, str, Any, Any, str]]  # (part, figure, jls, jupyter_server, target)
+
+
+def big_notebook(mb: int) -> dict[str, Any]:
+    """``mb`` MB on disk: cells with 100 KB of stream output each, as lines."""
+    line = "x" * 99 + "\n"
+    cells = [
+        {"cell_type": "code", "execution_count": i, "id": f"cell-{i}", "metadata": {},
+         "source": [f"print('cell {i}')\n", "for i in range(1000): print('x' * 99)"],
+         "outputs": [{"output_type": "stream", "name": "stdout", "text": [line] * 1000}]}
+        for i in range(mb * 10)
+    ]  # fmt: skip
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+
+
+def write_fixtures(root: str, quick: bool) -> None:
+    with open(os.path.join(root, "big.ipynb"), "w") as f:
+        json.dump(big_notebook(5 if quick else 50), f)
+    with open(os.path.join(root, "export.ipynb"), "w") as f:
+        json.dump(big_notebook(1), f)
+    many = os.path.join(root, "many")
+    os.makedirs(many)
+    for i in range(2000 if quick else 20000):
+        open(os.path.join(many, f"file{i:05d}.txt"), "w").close()
+
+
+def jls_command(python: str, *extra: str) -> str:
+    return (f"{shlex.quote(python)} -m jupyter_lite_server serve --ip 127.0.0.1 --port {{port}} "
+            f"--port-retries 0 --token {{token}} --root {{root}} {' '.join(extra)}")  # fmt: skip
+
+
+def js_command(jupyter: str) -> str:
+    return f"{shlex.quote(jupyter)} server {JS_FLAGS}"
+
+
+def servers(args: argparse.Namespace, root: str, *jls_extra: str) -> list[Server]:
+    return [Server("jls", jls_command(args.jls_python, *jls_extra), root),
+            Server("jupyter_server", js_command(args.jupyter), root)]  # fmt: skip
+
+
+def wait_kernel_idle(server: Server, kernel_id: str) -> None:
+    import websocket
+
+    ws = websocket.create_connection(server.ws_url(kernel_id), header=server.headers(),
+                                     timeout=120)  # fmt: skip
+    from scale_probes import round_trip
+
+    round_trip(ws, timeout=120)
+    ws.close()
+
+
+# --- stall ---------------------------------------------------------------------------
+
+
+def stall_ops(server: Server, body: bytes) -> list[tuple[str, Any]]:
+    return [
+        ("save 50 MB notebook", lambda: server.request("PUT", "/api/contents/saved.ipynb", body)),
+        ("open 50 MB notebook", lambda: server.request("GET", "/api/contents/big.ipynb")),
+        ("list 20,000 files", lambda: server.request("GET", "/api/contents/many")),
+        ("export notebook (HTML)",
+         lambda: server.request("GET", "/nbconvert/html/export.ipynb?download=1")),
+    ]  # fmt: skip
+
+
+def measure_stall(server: Server, body: bytes) -> dict[str, dict[str, float]]:
+    kernel = server.json("POST", "/api/kernels", {"name": "python3"})
+    wait_kernel_idle(server, kernel["id"])
+    results: dict[str, dict[str, float]] = {}
+    for name, op in stall_ops(server, body):
+        op()  # once before: imports and caches on both sides, as a running server has
+        with Probes(server, kernel["id"]) as probes:
+            time.sleep(1.5)
+            start = time.monotonic()
+            status, _ = op()
+            end = time.monotonic()
+            time.sleep(0.5)
+        samples = probes.results()
+        assert status < 300, f"{server.label} {name}: HTTP {status}"
+        results[name] = {
+            "op_s": round(end - start, 2),
+            "status_ms": worst_during(samples["status"], start, end),
+            "execute_ms": worst_during(samples["execute"], start, end),
+        }
+        print(f"  {server.label} {name}: {results[name]}", flush=True)
+    server.request("DELETE", f"/api/kernels/{kernel['id']}")
+    return results
+
+
+def part_stall(args: argparse.Namespace, work: str) -> Rows:
+    root = os.path.join(work, "stall")
+    os.makedirs(root)
+    write_fixtures(root, args.quick)
+    with open(os.path.join(root, "big.ipynb")) as f:
+        body = json.dumps({"type": "notebook", "format": "json", "content": json.load(f)}).encode()
+    measured = {}
+    for server in servers(args, root, "--no-collaboration"):
+        server.start(os.path.join(work, f"stall-{server.label}.log"))
+        try:
+            measured[server.label] = measure_stall(server, body)
+        finally:
+            server.stop()
+    rows: Rows = []
+    for name in measured["jls"]:
+        for probe in ("status_ms", "execute_ms"):
+            a, b = measured["jls"][name][probe], measured["jupyter_server"][name][probe]
+            rows.append(("stall", f"{name}: worst {probe[:-3]} latency, ms", a, b, "<= 50 ms"))
+        rows.append(("stall", f"{name}: operation, s", measured["jls"][name]["op_s"],
+                     measured["jupyter_server"][name]["op_s"], ""))  # fmt: skip
+    return rows
+
+
+# --- idle kernels -----------------------------------------------------------------------
+
+
+def measure_idle(server: Server, n: int, idle_seconds: float) -> dict[str, float]:
+    time.sleep(3)
+    base_rss = proc_rss_mb(server.pid)
+    ids = [server.json("POST", "/api/kernels", {"name": "python3"})["id"] for _ in range(n)]
+    for kernel_id in ids:
+        wait_kernel_idle(server, kernel_id)
+    time.sleep(10)  # let start-up work settle
+    rss = proc_rss_mb(server.pid)
+    cpu0, t0 = proc_cpu_s(server.pid), time.monotonic()
+    time.sleep(idle_seconds)
+    cpu = (proc_cpu_s(server.pid) - cpu0) / (time.monotonic() - t0)
+    for kernel_id in ids:
+        server.request("DELETE", f"/api/kernels/{kernel_id}")
+    result = {"rss_per_kernel_mb": round((rss - base_rss) / n, 3),
+              "idle_cpu_pct": round(100 * cpu, 2)}  # fmt: skip
+    print(f"  {server.label} {n} idle kernels: {result}", flush=True)
+    return result
+
+
+def part_idle(args: argparse.Namespace, work: str) -> Rows:
+    root = os.path.join(work, "idle")
+    os.makedirs(root)
+    n = 20 if args.quick else 100
+    measured = {}
+    for server in servers(args, root):
+        server.start(os.path.join(work, f"idle-{server.label}.log"))
+        try:
+            measured[server.label] = measure_idle(server, n, 10 if args.quick else 30)
+        finally:
+            server.stop()
+    a, b = measured["jls"], measured["jupyter_server"]
+    return [
+        ("idle", f"{n} idle kernels: server RSS per kernel, MB", a["rss_per_kernel_mb"],
+         b["rss_per_kernel_mb"], "<= 0.5x"),
+        ("idle", f"{n} idle kernels: server CPU, % of a core", a["idle_cpu_pct"],
+         b["idle_cpu_pct"], "<= 0.5 %"),
+    ]  # fmt: skip
+
+
+# --- keeper ---------------------------------------------------------------------------
+
+
+def part_keeper(args: argparse.Namespace, work: str) -> Rows:
+    root = os.path.join(work, "keeper")
+    os.makedirs(root)
+    n = 20
+    db = os.path.join(work, "sessions.db")
+    server = Server("jls", jls_command(args.jls_python, "--sessions-db", db), root)
+    server.start(os.path.join(work, "keeper-jls.log"))
+    try:
+        ids = [server.json("POST", "/api/kernels", {"name": "python3"})["id"] for _ in range(n)]
+        for kernel_id in ids:
+            wait_kernel_idle(server, kernel_id)
+        time.sleep(5)
+        procs = [pid for pid in [*children(server.pid), server.pid]]
+        keepers = [pid for pid in procs if "iopub_keeper" in cmdline(pid)]
+        pss = sum(proc_pss_mb(pid) for pid in keepers)
+        for kernel_id in ids:
+            server.request("DELETE", f"/api/kernels/{kernel_id}")
+    finally:
+        server.stop()
+    per_kernel = round(pss / n, 2)
+    print(f"  keeper: {len(keepers)} keeper process(es), {pss:.1f} MB PSS for {n} kernels")
+    return [("keeper", f"iopub keeper PSS per kernel ({n} kernels), MB", per_kernel, "-",
+             "<= 2 MB")]  # fmt: skip
+
+
+# --- the shared harness ---------------------------------------------------------------------
+
+JBENCH_RUNS = [
+    # (label, metrics, extra jbench arguments, jupyter_server extra flags)
+    ("base", "kernel_start,many_kernels,execute", [], ""),
+    ("32x5", "sustained", ["--sustained-kernels", "32", "--sustained-rate", "5",
+                           "--sustained-seconds", "60"], ""),
+    ("16x10", "sustained", ["--sustained-kernels", "16", "--sustained-rate", "10",
+                            "--sustained-seconds", "60"], ""),
+    ("200MB", "iopub", ["--big-mb", "200"], "--ZMQChannelsWebsocketConnection.limit_rate=False"),
+]  # fmt: skip
+
+JBENCH_ROWS = [
+    # (run label, metric, figure, description, target)
+    ("base", "kernel_start", "delete_median_ms", "DELETE session, ms", "<= 0.5x"),
+    ("base", "many_kernels", "all_ready_total_s", "20 kernels started and answering, s",
+     "<= 0.7x"),
+    ("base", "execute", "json_server_cpu_ms_per_rt", "server CPU per execute, JSON, ms",
+     "<= 0.25x"),
+    ("base", "execute", "v1_server_cpu_ms_per_rt", "server CPU per execute, v1, ms", "<= 0.25x"),
+    ("32x5", "sustained", "lost", "32 kernels x 5/s for 60 s: lost", "0"),
+    ("32x5", "sustained", "lat_p99_ms", "32 x 5/s: p99 latency, ms", "<= 0.5x"),
+    ("32x5", "sustained", "server_cpu_ms_per_req", "32 x 5/s: server CPU per request, ms",
+     "<= 0.3x"),
+    ("16x10", "sustained", "lost", "16 kernels x 10/s for 60 s: lost", "0"),
+    ("16x10", "sustained", "lat_p99_ms", "16 x 10/s: p99 latency, ms", "<= 0.5x"),
+    ("16x10", "sustained", "server_cpu_ms_per_req", "16 x 10/s: server CPU per request, ms",
+     "<= 0.3x"),
+    ("200MB", "iopub", "big50mb_v1_over_zmq_ratio", "200 MB output, v1: time / ZMQ floor",
+     "<= 1.10"),
+    ("200MB", "iopub", "big50mb_json_over_zmq_ratio", "200 MB output, JSON: time / ZMQ floor",
+     ""),
+]  # fmt: skip
+
+
+def part_jbench(args: argparse.Namespace, work: str) -> Rows:
+    docs = {}
+    for label, metrics, extra, js_extra in JBENCH_RUNS:
+        out = os.path.join(work, f"jbench-{label}.json")
+        jls = jls_command(args.jls_python)
+        reference = f"{js_command(args.jupyter)} {js_extra}".strip()
+        cmd = [sys.executable, args.jbench, "--runs", "1", "--only", metrics, "--json", out,
+               "--server-cmd", jls, "--label", "jls", "--vs", reference,
+               "--vs-label", "jupyter_server", *extra]  # fmt: skip
+        print("+", shlex.join(cmd), flush=True)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL if args.quiet else None)
+        with open(out) as f:
+            docs[label] = json.load(f)
+    rows: Rows = []
+    for label, metric, figure, description, target in JBENCH_ROWS:
+        entry = docs[label].get("ab", {}).get(metric, {}).get(figure) or {}
+        a, b = entry.get("a"), entry.get("b")
+        if a is None:  # a figure jbench reports for one side only (ratios to the floor)
+            summary = docs[label].get("A", {}).get("summary", {}).get(metric, {}).get(figure)
+            a = summary.get("median") if isinstance(summary, dict) else summary
+        rows.append(("jbench", description, a, b, target))
+    return rows
+
+
+# --- table ------------------------------------------------------------------------------
+
+
+def verdict(a: Any, b: Any, target: str) -> tuple[str, str]:
+    try:
+        ratio = f"{a / b:.2f}" if isinstance(a, int | float) and isinstance(b, int | float) \
+            and b else "-"  # fmt: skip
+    except TypeError:
+        ratio = "-"
+    if not target:
+        return ratio, ""
+    op, _, limit = target.partition(" ")
+    try:
+        if limit.endswith("x"):
+            ok = ratio != "-" and float(ratio) <= float(limit[:-1])
+        elif op == "<=":
+            ok = float(a) <= float(limit.split()[0])
+        else:
+            ok = str(a) == target
+    except (TypeError, ValueError):
+        return ratio, "not measured"
+    return ratio, "met" if ok else "MISSED"
+
+
+def table(rows: Rows, command: str) -> str:
+    lines = [f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+             f"Python {sys.version.split()[0]}, one run.", "", f"Command: `{command}`", "",
+             "| part | figure | jls | jupyter_server | jls / js | target | verdict |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for part, figure, a, b, target in rows:
+        ratio, ok = verdict(a, b, target)
+        lines.append(f"| {part} | {figure} | {a} | {b} | {ratio} | {target} | {ok} |")
+    return "\n".join(lines) + "\n"
+
+
+PARTS = {"stall": part_stall, "idle": part_idle, "keeper": part_keeper, "jbench": part_jbench}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
+    parser.add_argument("--jupyter", required=True, help="`jupyter` of an environment with "
+                        "jupyter_server (never a dependency of jls)")  # fmt: skip
+    parser.add_argument("--jls-python", default=sys.executable)
+    parser.add_argument("--jbench", default=os.path.normpath(
+        os.path.join(HERE, "..", "..", "shared", "bench", "jbench.py")))  # fmt: skip
+    parser.add_argument("--only", default=",".join(PARTS))
+    parser.add_argument("--quick", action="store_true", help="small fixtures, to try the script")
+    parser.add_argument("--quiet", action="store_true", help="hide jbench's own output")
+    parser.add_argument("--markdown", help="write the table here too")
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="jls-scale-")
+    rows: Rows = []
+    try:
+        for part in args.only.split(","):
+            print(f"== {part}", flush=True)
+            rows += PARTS[part](args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    text = table(rows, shlex.join(["python3", os.path.relpath(sys.argv[0]), *sys.argv[1:]]))
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
