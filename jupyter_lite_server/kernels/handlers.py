@@ -71,7 +71,7 @@ class KernelHandler(KernelAPIHandler):
         self.lookup(kernel_id)
         # A concurrent request may have shut it down first: the outcome is the same.
         with contextlib.suppress(UnknownKernel):
-            await self.kernel_manager.shutdown_kernel(kernel_id)
+            await self.kernel_manager.shutdown_kernel(kernel_id, wait=False)
         self.set_status(204)
         self.finish()
 

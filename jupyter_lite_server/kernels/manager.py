@@ -41,6 +41,8 @@ class MappingKernelManager(KernelManagerOptions):
         self._finder_factory = finder_factory
         self._finder: KernelFinder | None = None
         self._kernels: dict[str, ManagedKernel] = {}
+        #: Shutdowns committed (the kernel no longer listed) whose process still stops.
+        self._closing: dict[asyncio.Future[None], ManagedKernel] = {}
         self._proven: set[str] = set()  # kernel types that have started successfully
         self._pool: WarmPool | None = None
         self._persistence: KernelPersistence | None = None
@@ -223,13 +225,14 @@ class MappingKernelManager(KernelManagerOptions):
             kernel.lifecycle.to(KernelState.GONE)
         self.log.warning("Kernel %s removed: %s", kernel.id, str(reason).splitlines()[0])
 
-    def _forget(self, kernel_id: str) -> None:
+    def _forget(self, kernel_id: str, closing: bool = False) -> None:
+        """No longer list the kernel; ``closing``: its process is still to be stopped."""
         kernel = self._kernels.pop(kernel_id, None)
         if kernel is None:
             return
         self.stats.kernel_removed(kernel)
         self._deaths.forget(kernel_id)
-        if self._persistence is not None:
+        if self._persistence is not None and not closing:
             self._persistence.remove(kernel_id)
         for listener in self.removal_listeners:
             try:
@@ -313,23 +316,45 @@ class MappingKernelManager(KernelManagerOptions):
             raise KernelStartError(f"Restarting kernel {kernel.id} failed: {exc}") from exc
         return kernel
 
-    async def shutdown_kernel(self, kernel_id: str, now: bool = False) -> None:
-        """Shut a kernel down (interrupt, shutdown_request, SIGTERM, SIGKILL) and forget it."""
+    async def shutdown_kernel(self, kernel_id: str, now: bool = False, wait: bool = True) -> None:
+        """Shut a kernel down (interrupt, shutdown_request, SIGTERM, SIGKILL) and forget it.
+
+        The shutdown is committed at once: the kernel is no longer listed, its clients
+        are closed, and its record (with a sessions database) says it is to be stopped,
+        so that a server that dies before the process is gone stops it at the next
+        start. ``wait=False`` returns then (a DELETE answers); the escalation goes on in
+        the background, and ``shutdown_all`` waits for it.
+        """
         kernel = self.get(kernel_id)
         if not kernel.lifecycle.try_to(KernelState.CLOSING):
-            await kernel.lifecycle.wait_gone()  # another request (or a failure) got there first
+            if wait:
+                await kernel.lifecycle.wait_gone()  # another request got there first
             return
         kernel.stop_ready_check()
+        self._forget(kernel_id, closing=True)
+        if self._persistence is not None:
+            await self._persistence.retire(kernel)  # on disk before anyone hears "gone"
+        for client in tuple(kernel.clients):
+            client.close_for_kernel_shutdown()
+        self._touch()
+        task = asyncio.ensure_future(self._stop_process(kernel, now))
+        self._closing[task] = kernel
+        task.add_done_callback(self._closing.pop)
+        if wait:
+            await task
+
+    async def _stop_process(self, kernel: ManagedKernel, now: bool) -> None:
         try:
             await kernel.launched.shutdown(now=now)
+        except Exception as exc:  # committed already: nobody is waiting for an answer
+            self.log.error("Kernel %s: stopping its process failed: %s", kernel.id, exc)
+            return
         finally:
-            self._forget(kernel_id)
             kernel.close_streams()
-            for client in tuple(kernel.clients):
-                client.close_for_kernel_shutdown()
+            if self._persistence is not None:
+                self._persistence.remove(kernel.id)
             kernel.lifecycle.to(KernelState.GONE)
-            self._touch()
-        self.log.info("Kernel shut down: %s", kernel_id)
+        self.log.info("Kernel shut down: %s", kernel.id)
 
     # --- kernels of an earlier server, and the end of this one -----------------------
 
@@ -369,15 +394,17 @@ class MappingKernelManager(KernelManagerOptions):
             await self._persistence.flush()
 
     async def _shutdown_listed(self) -> None:
+        """Stop the listed kernels, and wait for those already being shut down."""
         kernels = list(self._kernels.values())
-        if not kernels:
+        if not kernels and not self._closing:
             return
-        self.log.info("Shutting down %d kernel(s)", len(kernels))
+        self.log.info("Shutting down %d kernel(s)", len(kernels) + len(self._closing))
+        closing = list(self._closing.values())
         tasks = [asyncio.ensure_future(self.shutdown_kernel(k.id)) for k in kernels]
-        _, pending = await asyncio.wait(tasks, timeout=self.shutdown_timeout)
+        _, pending = await asyncio.wait([*tasks, *self._closing], timeout=self.shutdown_timeout)
         # Whatever did not stop politely in time is killed. Listed before anything is
         # awaited: a cancelled shutdown marks its kernel GONE without having stopped it.
-        stragglers = [k for k in kernels if k.state is not KernelState.GONE]
+        stragglers = [k for k in kernels + closing if k.state is not KernelState.GONE]
         for task in pending:
             task.cancel()
         for kernel in stragglers:

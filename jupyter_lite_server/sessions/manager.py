@@ -291,7 +291,7 @@ class SessionManager(LoggingConfigurable):
 
     async def _shutdown_quietly(self, kernel_id: str) -> None:
         with contextlib.suppress(UnknownKernel):
-            await self.kernel_manager.shutdown_kernel(kernel_id)
+            await self.kernel_manager.shutdown_kernel(kernel_id, wait=False)
 
     async def delete_session(self, session_id: str) -> None:
         rows = await self._sessions("session_id = ?", (session_id,))

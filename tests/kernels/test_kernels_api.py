@@ -9,7 +9,15 @@ import time
 
 import pytest
 import websocket
-from jls_client import child_pids, isolated_env, kernel_pid, start_server, stream_text, wait_gone
+from jls_client import (
+    child_pids,
+    isolated_env,
+    kernel_pid,
+    start_server,
+    stream_text,
+    wait_gone,
+    wait_until,
+)
 
 
 def test_start_list_get_delete_leaves_no_process(api, server):
@@ -328,7 +336,9 @@ def test_deleting_a_busy_kernel_puts_no_traceback_in_the_server_log(api, server)
                 and m["parent_header"].get("msg_id") == msg_id)  # fmt: skip
     assert api.delete(f"api/kernels/{model['id']}").status_code == 204
     ch.close()
+    # The DELETE answers once the shutdown is committed; the process stops after.
+    wait_until(lambda: f"Kernel shut down: {model['id']}" in server.log_text(), 30,
+               "the shutdown to finish")  # fmt: skip
     log = server.log_text()
-    assert f"Kernel shut down: {model['id']}" in log
     ours = [line for line in log.splitlines() if f"[kernel {model['id'][:8]}]" in line]
     assert not [line for line in ours if "ZMQError" in line or "Traceback" in line], ours

@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from jls_client import start_server_in
+from jls_client import start_server_in, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -133,7 +133,11 @@ def test_32_kernels_under_execute_load_lose_nothing_and_leak_nothing(tmp_path):
 
         for kernel_id in kernel_ids:
             assert api.delete(f"api/kernels/{kernel_id}").status_code == 204
-        time.sleep(2)
+        assert api.get("api/kernels").json() == []  # listed no more at once; the processes
+        # stop in the background: then every descriptor and thread must be back.
+        wait_until(lambda: resources(server.proc.pid)["fds"] <= baseline["fds"] + 2, 60,
+                   "the shut-down kernels' sockets to close")  # fmt: skip
+        time.sleep(1)
         after = resources(server.proc.pid)
         print(f"baseline {baseline}, after {after}")
         assert api.get("api/kernels").json() == []

@@ -323,5 +323,33 @@ def test_warm_pool_kernels_of_a_killed_server_are_stopped_not_adopted(place, pid
     server = serve(place)
     assert server.api().get("api/kernels").json() == []
     assert wait_gone(info["pid"]), "a pooled kernel of the old server was left running"
-    assert "left in the warm pool by the previous server" in server.log_text()
+    assert "had it in its warm pool" in server.log_text()
     server.stop()
+
+
+def test_a_kernel_whose_shutdown_a_crash_interrupted_is_stopped_not_reattached(
+    place, pids_to_reap
+):
+    """DELETE answers once the shutdown is committed; the process stops afterwards. A
+    server killed in between must not hand the deleted kernel back at the next start."""
+    server, api, kernel_id, channel = serve_with_kernel(place, pids_to_reap)
+    pid = pids_to_reap[-1]
+    # The kernel takes its time to exit (and shrugs off SIGTERM): the stop escalates
+    # for seconds, long after the DELETE answered.
+    reply, _ = channel.execute(
+        "import atexit, signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "atexit.register(time.sleep, 60)"
+    )
+    assert reply["status"] == "ok"
+    assert api.delete(f"api/kernels/{kernel_id}").status_code == 204
+    assert api.get(f"api/kernels/{kernel_id}").status_code == 404
+    assert api.get("api/kernels").json() == []
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait(10)
+    assert pid_alive(pid), "the kernel stopped too soon for this test to mean anything"
+    restarted = serve(place)
+    assert restarted.api().get("api/kernels").json() == []
+    assert wait_gone(pid, 15), "the deleted kernel is still running after the next start"
+    assert "was shutting it down" in restarted.log_text()
+    restarted.stop()

@@ -127,6 +127,14 @@ class KernelPersistence:
         """Update the kernel's record in the background (restart, pool hand-out)."""
         self._in_background(self.store.save(self._record(kernel, pooled)), kernel.id)
 
+    async def retire(self, kernel: ManagedKernel) -> None:
+        """The kernel is being shut down: recorded as no client's (like a warm-pool
+        kernel), so that a next server stops it if this one dies first."""
+        try:
+            await self.store.save(self._record(kernel, pooled=True))
+        except Exception as exc:  # the shutdown goes on; only a crash now would leave it
+            log.error("Could not record that kernel %s is being shut down: %s", kernel.id, exc)
+
     def drop_keeper(self, kernel_id: str) -> None:
         """Stop the keeper of a kernel that never got a record."""
         keeper = self._keepers.pop(kernel_id, None)
@@ -233,7 +241,8 @@ class KernelPersistence:
             if launched is None:
                 log.info("Kernel %s is no longer running; forgetting it", label)
             else:  # never handed out: nobody's state to keep
-                log.info("Stopping kernel %s left in the warm pool by the previous server", label)
+                log.info("Stopping kernel %s: the previous server had it in its warm pool or "
+                         "was shutting it down", label)  # fmt: skip
                 await launched.shutdown(now=True)
             if keeper is not None:
                 keeper.stop()

@@ -21,7 +21,9 @@ class KernelRecord:
     type_name: str  # the provider's own name for the kernel type
     connection_info: dict[str, Any]
     info: dict[str, Any] = field(default_factory=dict)  # LaunchedKernel.reattach_info()
-    pooled: bool = False  # still in the warm pool, never handed out
+    #: No client holds it (in the warm pool, or being shut down): a next server stops
+    #: it instead of reattaching it.
+    pooled: bool = False
     keeper: dict[str, Any] = field(default_factory=dict)  # its iopub keeper: pid, url
 
     @staticmethod

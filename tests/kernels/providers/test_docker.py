@@ -129,9 +129,12 @@ def test_full_lifecycle_in_a_container(jls, engine):
     finally:
         ch.close()
     assert api.delete(f"api/kernels/{model['id']}").status_code == 204
-    assert _containers(client, model["id"]) == [], "a container was left behind"
+    assert api.get(f"api/kernels/{model['id']}").status_code == 404  # gone for clients at once
+    # ...and the container stops and goes right after (the DELETE does not wait for it).
+    wait_until(lambda: _containers(client, model["id"]) == [], 30, "the container removed")
     runtime = os.path.join(os.path.dirname(jls.root), "runtime", "jls-containers")
-    assert not os.path.exists(os.path.join(runtime, model["id"])), "connection file left"
+    wait_until(lambda: not os.path.exists(os.path.join(runtime, model["id"])), 10,
+               "the connection file removed")  # fmt: skip
 
 
 # What the kernel itself sees of its limits, on cgroup v2 or v1 hosts.
@@ -238,6 +241,8 @@ def test_notebook_pinned_to_a_removed_image_says_so(jls, engine):
         saved = api.get("api/contents/old.ipynb").json()["content"]
         api.put("api/contents/old.ipynb", json={"type": "notebook", "content": saved})
         api.delete(f"api/sessions/{session['id']}")
+        wait_until(lambda: _containers(client, session["kernel"]["id"]) == [], 30,
+                   "the v0 container removed")  # fmt: skip
     finally:
         client.images.get(f"{REPO}:v1").tag(REPO, "latest")
     client.images.remove(f"{REPO}:v0", force=True)
@@ -269,7 +274,7 @@ def test_container_killed_from_outside_is_restarted(jls, engine):
         ch.close()
         api.delete(f"api/kernels/{model['id']}")
     assert "died unexpectedly" in jls.log_text()
-    assert _containers(client, model["id"]) == []
+    wait_until(lambda: _containers(client, model["id"]) == [], 30, "the container removed")
 
 
 def test_killed_container_without_autorestart_is_dead(engine, tmp_path):

@@ -120,8 +120,9 @@ def test_full_lifecycle_runs_on_the_gateway_and_leaves_nothing(jls, gateway):
     finally:
         ch.close()
     assert api.delete(f"api/kernels/{model['id']}").status_code == 204
-    assert not (_remote_ids(gateway) & remote), "the remote kernel is still on the gateway"
     assert api.get(f"api/kernels/{model['id']}").status_code == 404
+    wait_until(lambda: not (_remote_ids(gateway) & remote), 30,
+               "the remote kernel deleted on the gateway")  # fmt: skip
 
 
 def test_a_gateway_kernel_opens_no_port_on_this_host(jls):
@@ -210,7 +211,7 @@ def test_local_kernels_alongside(gateway, tmp_path):
             finally:
                 ch.close()
             assert api.delete(f"api/kernels/{model['id']}").status_code == 204
-        assert _remote_ids(gateway) == before
+        wait_until(lambda: _remote_ids(gateway) == before, 30, "the remote kernel deleted")
     finally:
         server.stop()
 
