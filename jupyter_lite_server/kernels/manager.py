@@ -392,6 +392,7 @@ class MappingKernelManager(KernelManagerOptions):
         await self._shutdown_listed()
         if self._persistence is not None:
             await self._persistence.flush()
+            self._persistence.close()
 
     async def _shutdown_listed(self) -> None:
         """Stop the listed kernels, and wait for those already being shut down."""

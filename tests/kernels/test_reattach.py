@@ -8,11 +8,20 @@ is read back after it from the same process.
 import json
 import os
 import signal
+import socket
 import sqlite3
 import time
 
 import pytest
-from jls_client import kernel_pid, pid_alive, run_jls, start_server, stream_text, wait_gone
+from jls_client import (
+    kernel_pid,
+    pid_alive,
+    run_jls,
+    start_server,
+    stream_text,
+    wait_gone,
+    wait_until,
+)
 
 # Kernels outliving killed servers take seconds each: the full suite (CI) runs them.
 pytestmark = pytest.mark.slow
@@ -292,16 +301,29 @@ def test_output_produced_while_the_server_was_down_is_replayed_to_its_client(pla
     server.stop()
 
 
-def test_keepers_end_with_their_kernels(place, pids_to_reap):
+def _listening(url: str) -> bool:
+    host, port = url.removeprefix("tcp://").rsplit(":", 1)
+    with socket.socket() as s:
+        return s.connect_ex((host, int(port))) == 0
+
+
+def test_one_keeper_relays_every_kernel_and_relays_end_with_their_kernels(
+    place, pids_to_reap
+):
     server, api, kernel_id, channel = serve_with_kernel(place, pids_to_reap)
     channel.close()
+    second = api.start_kernel()["id"]
     with sqlite3.connect(place["db"]) as db:
-        (keeper,) = db.execute("SELECT keeper FROM kernel").fetchone()
-    keeper_pid = json.loads(keeper)["pid"]
-    assert pid_alive(keeper_pid)
+        keepers = {k: json.loads(v) for k, v in db.execute("SELECT kernel_id, keeper FROM kernel")}
+    assert keepers[kernel_id]["pid"] == keepers[second]["pid"], "one keeper process per server"
+    keeper_pid = keepers[kernel_id]["pid"]
+    assert pid_alive(keeper_pid) and _listening(keepers[kernel_id]["url"])
     assert api.delete(f"api/kernels/{kernel_id}").status_code == 204
-    assert wait_gone(keeper_pid, 10), "the iopub keeper outlived its kernel"
-    server.stop()
+    wait_until(lambda: not _listening(keepers[kernel_id]["url"]), 10, "the relay to end")
+    assert _listening(keepers[second]["url"]), "another kernel's relay ended too"
+    assert pid_alive(keeper_pid)  # it stays for this server's other and next kernels
+    server.stop()  # stops the second kernel too: nothing is left for the keeper to relay
+    assert wait_gone(keeper_pid, 10), "the iopub keeper outlived its server and kernels"
 
 
 def test_warm_pool_kernels_of_a_killed_server_are_stopped_not_adopted(place, pids_to_reap):

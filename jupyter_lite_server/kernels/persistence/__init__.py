@@ -7,9 +7,10 @@ record's provider to reattach the kernel, then proves it is the same kernel
 with a kernel_info request signed with the stored key, on the control channel
 so that a kernel busy with a long computation still answers.
 
-Each recorded kernel also gets an iopub keeper process (``iopub_keeper.py``) that
-holds what the kernel publishes while no server listens; a reattached kernel's
-keeper then replays that output to the clients whose requests produced it.
+Each recorded kernel's iopub is also relayed through the server's iopub keeper
+process (``iopub_keeper.py``), which holds what the kernel publishes while no
+server listens; a reattached kernel's relay then replays that output to the
+clients whose requests produced it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from ..protocol.procs import live_argv, processes_with_env
 from ..providers.base import KernelStartError
-from .iopub_keeper import KeeperHandle, keeper_runs, start_keeper
+from .iopub_keeper import KeeperHandle, KeeperHost, keeper_runs
 from .store import KernelRecord, KernelStore
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class KernelPersistence:
         self.replay_timeout = replay_timeout
         self._pending: set[asyncio.Future] = set()
         self._keepers: dict[str, KeeperHandle] = {}
+        self._keeper_host = KeeperHost()
         #: Kernels whose latest record could not be written: a next server could not
         #: find them, so they are stopped with this one rather than left running.
         self._unrecorded: set[str] = set()
@@ -68,7 +70,7 @@ class KernelPersistence:
     def watch(self, kernel: ManagedKernel, keeper: KeeperHandle | None = None) -> None:
         """Subscribe ``kernel`` to its iopub through a keeper (a new one unless given)."""
         if keeper is None:
-            keeper = start_keeper(
+            keeper = self._keeper_host.add(
                 kernel.id, kernel.launched.connection_info, self.replay_bytes, self.keeper_grace
             )
         self._keepers[kernel.id] = keeper
@@ -167,6 +169,10 @@ class KernelPersistence:
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
+    def close(self) -> None:
+        """The server ends: its keeper takes no new kernels and relays on for the others."""
+        self._keeper_host.close()
+
     # --- start-up ----------------------------------------------------------------
 
     async def stop_strays(self, grace: float = 5.0) -> int:
@@ -236,7 +242,9 @@ class KernelPersistence:
             return None
         keeper = None
         if keeper_runs(record.keeper, record.kernel_id):
-            keeper = KeeperHandle(pid=record.keeper["pid"], url=record.keeper["url"])
+            keeper = KeeperHandle(pid=record.keeper["pid"], url=record.keeper["url"],
+                                  kernel_id=record.kernel_id,
+                                  shared=bool(record.keeper.get("shared")))  # fmt: skip
         if launched is None or record.pooled:
             if launched is None:
                 log.info("Kernel %s is no longer running; forgetting it", label)
