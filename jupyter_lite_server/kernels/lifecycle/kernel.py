@@ -32,6 +32,10 @@ from .state import KernelState, Lifecycle
 
 log = logging.getLogger("jls.kernels")
 
+#: Seconds between the start-up check's first kernel_info requests (then growing to 1 s
+#: while the kernel stays silent).
+FIRST_INTERVAL = 0.05
+
 
 class ChannelClient(Protocol):
     """What a websocket connection offers the kernel: fan-out, and being told to go."""
@@ -228,10 +232,12 @@ class ManagedKernel:
 
         A reply alone is not enough: iopub must be flowing, or output of the
         first request could be lost to the subscription race. Requests are
-        repeated with a growing interval; a reply to any of them counts.
+        repeated with a growing interval while the kernel is silent; once it
+        answers, only the subscription is missing, and the next request (whose
+        status messages prove it) goes out at the shortest interval.
         """
         deadline = time.monotonic() + timeout
-        interval = 0.05
+        interval = FIRST_INTERVAL
         replies: list[asyncio.Future[wire.KernelMessage]] = []
         with RequestChannel(self.connection, channel, self.session_id.encode()) as requests:
             try:
@@ -242,17 +248,18 @@ class ManagedKernel:
                     done, _ = await asyncio.wait(
                         replies, timeout=interval, return_when=asyncio.FIRST_COMPLETED
                     )
+                    if not done:
+                        interval = min(interval * 2, 1.0)  # still starting: ask less often
+                        continue
                     try:
-                        if not done:
-                            raise TimeoutError
-                        await asyncio.wait_for(self._iopub_seen.wait(), interval)
+                        await asyncio.wait_for(self._iopub_seen.wait(), FIRST_INTERVAL)
                     except TimeoutError:
-                        interval = min(interval * 2, 1.0)
+                        interval = FIRST_INTERVAL
                         continue
                     # The kernel still runs our other requests, each with a SIGINT
                     # handler armed: an interrupt sent then can break ipykernel's shell
                     # loop (it lives on, deaf). They are answered within milliseconds.
-                    await asyncio.wait(replies, timeout=min(interval * 4, 2.0))
+                    await asyncio.wait(replies, timeout=2.0)
                     self._became_ready(channel)
                     return
                 raise KernelStartError(
