@@ -72,9 +72,6 @@ class Spooled:
         with open(self.path, "rb") as f:
             return f.read()
 
-    def size(self) -> int:
-        return os.stat(self.path).st_size
-
     def discard(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)

@@ -21,17 +21,14 @@ from typing import Any
 from traitlets import Bool, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from ..service.worker_pool import WorkerPool
 from ..timeutil import iso_from_timestamp
 from . import fileio, models
 from .bodies import Spooled, apply_metadata, dumps_model, save_request
 from .checkpoints import FileCheckpoints
 from .errors import AlreadyExists, ChangedMeanwhile, InvalidContent, NotFound
+from .offload import Offload
 from .paths import PathOutsideRoot, normalize_api_path, to_os_path
 from .trust import NotebookTrust
-
-#: Where large requests are handled, in a worker process (it imports this module).
-WORKER = "jupyter_lite_server.contents.worker"
 
 
 class ContentsManager(LoggingConfigurable):
@@ -71,7 +68,7 @@ class ContentsManager(LoggingConfigurable):
         #: merge, ``{section: {key: value}}`` (sessions/environments.py records a
         #: kernel's environment in notebooks).
         self.pre_save_hooks: list[Callable[[str], Awaitable[dict[str, dict[str, Any]]]]] = []
-        self.workers = WorkerPool([WORKER])
+        self.offload = Offload(self)
         #: Awaited with (old, new) after a rename and (path,) after a delete, so that
         #: what is named after a file follows it (collaboration/fileids.py).
         self.rename_hooks: list[Callable[[str, str], Awaitable[None]]] = []
@@ -147,42 +144,17 @@ class ContentsManager(LoggingConfigurable):
         return model
 
     async def get_json(
-        self,
-        path: str,
-        content: bool = True,
-        type: str | None = None,
-        format: str | None = None,
-        require_hash: bool = False,
-    ) -> bytes | Spooled:
+        self, path: str, content: bool = True, type: str | None = None,
+        format: str | None = None, require_hash: bool = False,
+    ) -> bytes | Spooled:  # fmt: skip
         """``get`` as the JSON a client receives; a large file is read in a worker, which
         leaves the JSON in a file for the handler to stream (and remove)."""
         _check_get(type, format)
-        if content and await self.run(self._is_large, path):
-            settings = await self._worker_settings()
-            if settings is not None:
-                out = await self.run(Spooled)
-                try:
-                    await self.workers.run(f"{WORKER}:get_json", settings, out.path, path,
-                                           content, type, format, require_hash)  # fmt: skip
-                except BaseException:
-                    await self.run(out.discard)
-                    raise
-                return out
-        return await self.run(dumps_model, await self.get(path, content, type, format,
-                                                          require_hash))  # fmt: skip
-
-    def _is_large(self, path: str) -> bool:
-        try:
-            st = os.stat(self.os_path(path))
-        except (NotFound, OSError):
-            return False  # _get says what is wrong
-        return stat.S_ISREG(st.st_mode) and st.st_size >= self.offload_bytes
-
-    async def _worker_settings(self) -> dict[str, Any] | None:
-        notary = await self.trust.worker_options()
-        if notary is None:
-            return None
-        return {"root_dir": self.root_dir, "allow_hidden": self.allow_hidden, "notary": notary}
+        large = content and await self.run(self.offload.is_large, path)
+        if large and (settings := await self.offload.settings()) is not None:
+            return await self.offload.read(settings, path, type, format, require_hash)
+        model = await self.get(path, content, type, format, require_hash)
+        return await self.run(dumps_model, model)
 
     async def exists(self, path: str) -> bool:
         try:
@@ -259,20 +231,15 @@ class ContentsManager(LoggingConfigurable):
         """``save`` for a PUT body; a large one (spooled by the handler, or in memory) is
         parsed, signed and written in a worker. A spooled body is removed."""
         large = isinstance(body, Spooled) or len(body) >= self.offload_bytes
-        settings = await self._worker_settings() if large else None
-        if settings is None:
-            data = await self.run(body.read) if isinstance(body, Spooled) else body
-            if isinstance(body, Spooled):
-                await self.run(body.discard)
-            return await self.save(save_request(data), path)
-        metadata = await self._metadata_from_hooks(path)
-        spooled = body if isinstance(body, Spooled) else await self.run(Spooled, body)
-        try:
-            return await self.workers.run(
-                f"{WORKER}:save_body", settings, spooled.path, path, metadata
-            )
-        finally:
-            await self.run(spooled.discard)
+        if large and (settings := await self.offload.settings()) is not None:
+            metadata = await self._metadata_from_hooks(path)
+            return await self.offload.save(settings, body, path, metadata)
+        if isinstance(body, Spooled):
+            data = await self.run(body.read)
+            await self.run(body.discard)
+        else:
+            data = body
+        return await self.save(save_request(data), path)
 
     async def _metadata_from_hooks(self, path: str) -> dict[str, dict[str, Any]]:
         merged: dict[str, dict[str, Any]] = {}
@@ -288,7 +255,7 @@ class ContentsManager(LoggingConfigurable):
 
     def close(self) -> None:
         self.trust.close()
-        self.workers.close()
+        self.offload.close()
 
     def _increment_name(self, directory: str, base: str, ext: str, insert: str) -> str:
         os_dir = self.os_path(directory)

@@ -11,13 +11,11 @@ process, ~60 MB) for the next ones; it is stopped with the server.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from traitlets.config import Config
 
+from ..service.worker_pool import WorkerCrashed, WorkerPool
 from . import worker
 from .worker import Exported, ExportError
 
@@ -27,20 +25,13 @@ __all__ = ["ExportError", "Exported", "NotebookConverter"]
 class NotebookConverter:
     def __init__(self, config: Config | None = None, workers: int = 1) -> None:
         self._config = config or Config()
-        self._workers = workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool = WorkerPool([worker.__name__], workers, fresh_per_task=False)
         self._formats: asyncio.Future[dict[str, dict[str, Any]]] | None = None
 
     async def _run(self, func: Any, *args: Any) -> Any:
-        if self._pool is None:
-            # spawn, never fork: the server has threads (ZMQ, executors) a fork would copy.
-            self._pool = ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn")
-            )
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
-        except BrokenProcessPool:
-            self._pool = None  # the worker died (killed, out of memory): a new one next time
+            return await self._pool.run(f"{worker.__name__}:{func.__name__}", *args)
+        except WorkerCrashed:  # killed, out of memory: a new one next time
             raise ExportError("The export worker process died; try again", 503) from None
 
     def warm(self) -> None:
@@ -78,5 +69,4 @@ class NotebookConverter:
         )
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()

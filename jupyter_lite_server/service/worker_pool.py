@@ -1,4 +1,4 @@
-"""CPU-heavy work on large documents runs in short-lived worker processes.
+"""CPU-heavy work on large documents runs in worker processes (contents, export).
 
 Python's json parser and encoder hold the GIL for the whole call, so parsing a
 50 MB notebook in a thread still stops the event loop for a third of a second:
@@ -29,25 +29,41 @@ class WorkerCrashed(RuntimeError):
 
 
 class WorkerPool:
-    def __init__(self, preload: list[str], workers: int = 2) -> None:
+    """Worker processes, started with the first task.
+
+    ``fresh_per_task`` (the default): forked from a forkserver that imported
+    ``preload``, one task each, niced. Otherwise spawned once with nothing
+    preloaded and kept for the next tasks (export: nbconvert's start-up is
+    too slow to pay per task).
+    """
+
+    def __init__(
+        self, preload: list[str], workers: int = 2, fresh_per_task: bool = True
+    ) -> None:
         self._preload = preload
         self._workers = workers
+        self._fresh = fresh_per_task
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(self._preload)
-            self._pool = ProcessPoolExecutor(
-                self._workers, mp_context=context, max_tasks_per_child=1
-            )
+            if self._fresh:
+                forkserver = multiprocessing.get_context("forkserver")
+                forkserver.set_forkserver_preload(self._preload)
+                self._pool = ProcessPoolExecutor(
+                    self._workers, mp_context=forkserver, max_tasks_per_child=1
+                )
+            else:  # spawn, never fork: the server has threads a fork would copy
+                spawn = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(self._workers, mp_context=spawn)
         return self._pool
 
     async def run(self, target: str, *args: Any) -> Any:
         """``module:function`` called with ``args`` in a worker; its exceptions are raised
         here. Named, not imported: the worker's module imports its caller's."""
         try:
-            return await asyncio.wrap_future(self._executor().submit(_call, target, args))
+            task = self._executor().submit(_call, target, args, self._fresh)
+            return await asyncio.wrap_future(task)
         except BrokenProcessPool:
             self._pool = None  # the next task gets a fresh pool
             raise WorkerCrashed(f"the worker process for {target} died") from None
@@ -58,8 +74,8 @@ class WorkerPool:
             self._pool = None
 
 
-def _call(target: str, args: tuple[Any, ...]) -> Any:
-    if os.nice(0) < NICENESS:
+def _call(target: str, args: tuple[Any, ...], nice: bool = True) -> Any:
+    if nice and os.nice(0) < NICENESS:
         os.nice(NICENESS)  # batch work: the server and the kernels come first for the CPU
     module, _, function = target.partition(":")
     return getattr(importlib.import_module(module), function)(*args)
