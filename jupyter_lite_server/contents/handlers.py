@@ -126,7 +126,8 @@ class ContentsHandler(ContentsAPIHandler):
         body = await self._body.complete()
         if isinstance(body, Spooled):
             self._body.discard()
-            raise ApiError(400, "This request body is too large")
+            raise ApiError(413, "A copy or rename request needs a few hundred bytes, not "
+                           f"{self.contents.offload_bytes} or more", "Payload Too Large")
         self.request.body = body
 
     async def get(self, path: str = "") -> None:
