@@ -332,18 +332,25 @@ class MappingKernelManager(KernelManagerOptions):
             return
         kernel.stop_ready_check()
         self._forget(kernel_id, closing=True)
-        if self._persistence is not None:
-            await self._persistence.retire(kernel)  # on disk before anyone hears "gone"
         for client in tuple(kernel.clients):
             client.close_for_kernel_shutdown()
         self._touch()
-        task = asyncio.ensure_future(self._stop_process(kernel, now))
+        committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Listed as closing before anything is awaited: shutdown_all must see it.
+        task = asyncio.ensure_future(self._stop_process(kernel, now, committed))
         self._closing[task] = kernel
         task.add_done_callback(self._closing.pop)
-        if wait:
-            await task
+        await (task if wait else committed)
 
-    async def _stop_process(self, kernel: ManagedKernel, now: bool) -> None:
+    async def _stop_process(
+        self, kernel: ManagedKernel, now: bool, committed: asyncio.Future[None]
+    ) -> None:
+        try:
+            if self._persistence is not None:
+                await self._persistence.retire(kernel)  # on disk before anyone hears "gone"
+        finally:
+            if not committed.done():
+                committed.set_result(None)
         try:
             await kernel.launched.shutdown(now=now)
         except Exception as exc:  # committed already: nobody is waiting for an answer
