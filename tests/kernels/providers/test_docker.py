@@ -54,7 +54,8 @@ def engine():
 
 def _containers(client, kernel_id: str | None = None, all: bool = True) -> list:
     label = f"{LABEL}={kernel_id}" if kernel_id else LABEL
-    return client.containers.list(all=all, filters={"label": label})
+    # (a container the server is removing may vanish between docker's list and inspect)
+    return client.containers.list(all=all, filters={"label": label}, ignore_removed=True)
 
 
 def _write_config(base, kernels: dict, extra: str = "") -> str:
