@@ -1,4 +1,4 @@
-"""Putting a new kernel into service: launched, connected, recorded, or stopped.
+"""Putting a kernel into service (launched, connected, recorded) and out of it.
 
 A kernel is only handed to the manager once nothing can strand it: launched
 through the providers (with the variables that mark it as ours when kernels
@@ -16,6 +16,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from .lifecycle.finder import KernelFinder
+from .lifecycle.state import KernelState
 from .persistence import KernelPersistence
 from .providers.base import KernelStartError, LaunchRequest
 
@@ -65,3 +66,32 @@ async def launch_into_service(
         raise KernelStartError(f"The kernel could not be connected: {exc}") from exc
     log.info("Kernel launched: %s (%s) %s", kernel_id, found.name, launched.describe())
     return kernel, ready
+
+
+async def stop_out_of_service(
+    kernel: ManagedKernel,
+    persistence: KernelPersistence | None,
+    now: bool,
+    committed: asyncio.Future[None],
+) -> None:
+    """Stop a kernel whose shutdown is committed (no longer listed): its record marked
+    "to be stopped" first (``committed`` then resolves: the DELETE may answer), then
+    the escalation, then GONE and the record deleted. Failures are logged: nobody is
+    waiting for an answer any more."""
+    try:
+        if persistence is not None:
+            await persistence.retire(kernel)  # on disk before anyone hears "gone"
+    finally:
+        if not committed.done():
+            committed.set_result(None)
+    try:
+        await kernel.launched.shutdown(now=now)
+    except Exception as exc:
+        log.error("Kernel %s: stopping its process failed: %s", kernel.id, exc)
+        return
+    finally:
+        kernel.close_streams()
+        if persistence is not None:
+            persistence.remove(kernel.id)
+        kernel.lifecycle.to(KernelState.GONE)
+    log.info("Kernel shut down: %s", kernel.id)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..timeutil import utcnow
-from .launch import launch_into_service
+from .launch import launch_into_service, stop_out_of_service
 from .lifecycle.finder import KernelFinder, NoSuchKernel
 from .lifecycle.state import KernelState, UnknownKernel
 from .lifecycle.watch import Culler, CullRules, DeathPolicy, DeathWatch, RestartBudget
@@ -337,31 +337,13 @@ class MappingKernelManager(KernelManagerOptions):
         self._touch()
         committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # Listed as closing before anything is awaited: shutdown_all must see it.
-        task = asyncio.ensure_future(self._stop_process(kernel, now, committed))
+        task = asyncio.ensure_future(
+            stop_out_of_service(kernel, self._persistence, now, committed)
+        )
         self._closing[task] = kernel
         task.add_done_callback(self._closing.pop)
         await (task if wait else committed)
 
-    async def _stop_process(
-        self, kernel: ManagedKernel, now: bool, committed: asyncio.Future[None]
-    ) -> None:
-        try:
-            if self._persistence is not None:
-                await self._persistence.retire(kernel)  # on disk before anyone hears "gone"
-        finally:
-            if not committed.done():
-                committed.set_result(None)
-        try:
-            await kernel.launched.shutdown(now=now)
-        except Exception as exc:  # committed already: nobody is waiting for an answer
-            self.log.error("Kernel %s: stopping its process failed: %s", kernel.id, exc)
-            return
-        finally:
-            kernel.close_streams()
-            if self._persistence is not None:
-                self._persistence.remove(kernel.id)
-            kernel.lifecycle.to(KernelState.GONE)
-        self.log.info("Kernel shut down: %s", kernel.id)
 
     # --- kernels of an earlier server, and the end of this one -----------------------
 
