@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import json
 import mimetypes
 import os
 from collections.abc import Awaitable
@@ -15,7 +14,7 @@ from tornado.escape import url_escape
 
 from ..web.base import ApiError, APIHandler, BaseHandler, JsonErrorsMixin
 from . import fileio
-from .bodies import IncomingBody, Spooled
+from .bodies import IncomingBody, Spooled, dumps_model
 from .errors import AlreadyExists, ContentsError, InvalidContent, NotFound, NotRegularFile
 from .manager import ContentsManager
 from .paths import api_name
@@ -77,7 +76,7 @@ class ContentsAPIHandler(APIHandler):
 
     def finish_model(self, model: dict[str, Any], status: int = 200) -> None:
         self.set_status(status)
-        self.finish(json.dumps(model, separators=(",", ":"), ensure_ascii=False, default=str))
+        self.finish(dumps_model(model))
 
 
 def _os_error_status(exc: OSError) -> tuple[int, str]:
