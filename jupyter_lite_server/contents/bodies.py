@@ -82,13 +82,16 @@ class IncomingBody:
     (off the event loop) once it reaches ``spill_at``, so a 50 MB save is never
     joined into one buffer in the server."""
 
-    def __init__(self, spill_at: int) -> None:
+    def __init__(self, spill_at: int, keep: bool = True) -> None:
         self._spill_at = spill_at
+        self._keep = keep
         self._chunks: list[bytes] = []
         self._held = 0
         self.spooled: Spooled | None = None
 
     async def add(self, chunk: bytes) -> None:
+        if not self._keep:
+            return  # a refused request's body: read so the client gets its answer, kept nowhere
         self._chunks.append(chunk)
         self._held += len(chunk)
         if self._held >= (Spooled.CHUNK if self.spooled else self._spill_at):

@@ -101,13 +101,47 @@ def _flag(handler: APIHandler, name: str, default: bool) -> bool:
     return value == "1"
 
 
+def _has_body(request: Any) -> bool:
+    headers = request.headers
+    return headers.get("Content-Length", "0") != "0" or "Transfer-Encoding" in headers
+
+
 @web.stream_request_body
 class ContentsHandler(ContentsAPIHandler):
     """Bodies are read as they arrive: a large save goes to a spool file, not memory."""
 
+    _refusal: web.HTTPError | None = None
+
+    def check_xsrf_cookie(self) -> None:
+        try:
+            super().check_xsrf_cookie()
+        except web.HTTPError as refusal:
+            self._refusal = refusal  # answered in prepare(), once it knows about the body
+
     async def prepare(self) -> None:
-        await super().prepare()
-        self._body = IncomingBody(spill_at=self.contents.offload_bytes)
+        try:
+            await super().prepare()
+        except web.HTTPError as refusal:
+            self._refusal = self._refusal or refusal
+        if self._refusal is None:
+            self._body = IncomingBody(spill_at=self.contents.offload_bytes)
+        elif _has_body(self.request):
+            self._refuse_after_body(self._refusal)
+        else:
+            raise self._refusal
+
+    def _refuse_after_body(self, refusal: web.HTTPError) -> None:
+        """Read a refused request's body to its end, keeping none of it, then refuse.
+
+        Closing a connection with unread bytes makes the kernel reset it, and the
+        client then loses the 403 it was sent (seen as "connection reset by peer").
+        """
+        self._body = IncomingBody(spill_at=0, keep=False)
+
+        async def refuse(*args: Any, **kwargs: Any) -> None:
+            raise refusal
+
+        setattr(self, self.request.method.lower(), refuse)  # what tornado calls after the body
 
     async def data_received(self, chunk: bytes) -> None:
         await self._body.add(chunk)

@@ -4,7 +4,9 @@
 kernel that does not exist still proves the request passed authentication).
 """
 
+import json
 import os
+import socket
 import uuid
 
 import pytest
@@ -125,6 +127,42 @@ def test_cookie_authenticated_changes_without_xsrf_are_refused(server, browser, 
     assert "_xsrf" in response.json()["message"]
     wrong = call(server, method, path, body, {"X-XSRFToken": "2|00|11|22"}, browser)
     assert wrong.status_code == 403
+
+
+def _raw_request(conn, server, method, path, body=b"", headers=""):
+    """One HTTP/1.1 request on an open connection; the status line of its answer."""
+    host = server.url.split("//")[1].strip("/")
+    conn.sendall(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(body)}\r\n{headers}\r\n".encode() + body)
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        received = conn.recv(65536)
+        assert received, f"connection closed after {answer!r}"
+        answer += received
+    head, rest = answer.split(b"\r\n\r\n", 1)
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")))
+    while len(rest) < length:
+        rest += conn.recv(65536)
+    return head.split(b"\r\n")[0].decode()
+
+
+@pytest.mark.parametrize("who", ["no credentials", "cookie without _xsrf"])
+def test_a_refused_save_leaves_the_connection_usable(server, browser, who):
+    """Refused before its body was read, a request used to end its keep-alive
+    connection: a client reusing it at once (requests' pool does) got "connection
+    reset" or "closed without response". The server reads the body, then refuses."""
+    cookie = "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
+    headers = f"Cookie: {cookie}\r\n" if who.startswith("cookie") else ""
+    body = json.dumps({"type": "file", "format": "text", "content": "x" * 1000}).encode()
+    host, port = server.url.split("//")[1].strip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        for _ in range(3):
+            status = _raw_request(conn, server, "PUT", "/api/contents/refused.txt", body, headers)
+            assert status.startswith("HTTP/1.1 403 "), status
+        status = _raw_request(conn, server, "GET", f"/api/status?token={server.token}")
+        assert status.startswith("HTTP/1.1 200 "), status
+    assert not os.path.exists(os.path.join(server.root, "refused.txt"))
 
 
 def test_xsrf_is_also_accepted_as_a_form_field(server, browser):
