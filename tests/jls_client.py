@@ -191,8 +191,11 @@ class Api:
         token = self.token if token is None else token
         headers = [f"Authorization: token {token}"] if token else []
         subprotocols = [V1] if protocol == "v1" else None
+        # websocket-client's own UTF-8 check is pure Python (minutes for 50 MB); a text
+        # frame is still decoded strictly as UTF-8 when it is received.
         ws = websocket.create_connection(
-            ws_url, header=headers, subprotocols=subprotocols, timeout=60, sslopt=self.sslopt
+            ws_url, header=headers, subprotocols=subprotocols, timeout=60, sslopt=self.sslopt,
+            skip_utf8_validation=True,
         )
         return KernelChannel(ws, protocol)
 
@@ -288,7 +291,7 @@ class KernelChannel:
             return decode_v1(data)
         if opcode == websocket.ABNF.OPCODE_BINARY:
             return decode_json_binary(data)
-        return json.loads(data)
+        return json.loads(data.decode("utf-8"))  # strict: a text frame must be valid UTF-8
 
     def execute(
         self,

@@ -331,16 +331,16 @@ def test_notebook_7_tree_opens_a_notebook_that_runs_a_cell(lab_server):
 
 
 LONG_CELL = ("import time\nfor i in range(20):\n    print('line', i, flush=True)\n"
-             "    time.sleep(4.5 if i % 5 == 4 else 0.2)")  # bursts of 5 lines, then a pause
+             "    time.sleep({pause} if i % 5 == 4 else 0.2)")  # bursts of 5 lines, then a pause
 
 
-def _write_long_notebook(root: str) -> None:
+def _write_long_notebook(root: str, pause: float = 4.5) -> None:
     with open(os.path.join(root, "long.ipynb"), "w") as f:
         json.dump({"nbformat": 4, "nbformat_minor": 5, "metadata": {
             "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
                            "language": "python"}},
             "cells": [{"cell_type": "code", "id": "long-cell", "metadata": {},
-                       "execution_count": None, "source": LONG_CELL,
+                       "execution_count": None, "source": LONG_CELL.format(pause=pause),
                        "outputs": []}]}, f)  # fmt: skip
 
 
@@ -378,12 +378,12 @@ def _wait_for_line_19(root: str) -> None:
 def test_output_of_a_cell_whose_page_was_closed_is_in_the_notebook_when_reopened(
     stock_lab_server,
 ):
-    """Run a cell printing 20 lines over 20 s, close the page after the first 5 lines,
+    """Run a cell printing 20 lines over 7 s, close the page after the first 5 lines,
     open the notebook in a new page after the cell ended: every line is there, with the
     cell's execution count (stock JupyterLab, no extension)."""
     from playwright.sync_api import sync_playwright
 
-    _write_long_notebook(stock_lab_server.root)
+    _write_long_notebook(stock_lab_server.root, pause=1.0)  # no server restart to fit in
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 900})
