@@ -71,3 +71,33 @@ def test_newly_installed_kernelspec_appears_and_removed_one_goes(tmp_path):
         assert os.path.exists(root)
     finally:
         srv.stop()
+
+
+def test_a_kernelspec_in_the_ipython_dir_is_listed_and_runs(tmp_path):
+    """jupyter_client also searches ``$IPYTHONDIR/kernels``: so do we, without importing
+    IPython into the server to learn that directory (22 MB there: benchmarks/scale.py)."""
+    import json
+    import sys
+
+    from jls_client import isolated_env, start_server
+
+    env = isolated_env(str(tmp_path))
+    spec_dir = tmp_path / "ipython" / "kernels" / "from-ipython-dir"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "From IPYTHONDIR", "language": "python"}))  # fmt: skip
+    root = tmp_path / "root"
+    root.mkdir()
+    srv = start_server(str(root), str(tmp_path), env=env)
+    try:
+        api = srv.api()
+        specs = api.get("api/kernelspecs").json()["kernelspecs"]
+        assert specs["from-ipython-dir"]["spec"]["display_name"] == "From IPYTHONDIR"
+        kernel = api.start_kernel("from-ipython-dir")
+        channel = api.channels(kernel["id"])
+        reply, _ = channel.execute("1")
+        assert reply["status"] == "ok"
+        channel.close()
+    finally:
+        srv.stop()

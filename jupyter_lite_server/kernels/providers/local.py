@@ -22,7 +22,11 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.paths import jupyter_runtime_dir
 
-from ...compat.jupyter_client import FastShutdownKernelManager, set_relaunch_arguments
+from ...compat.jupyter_client import (
+    FastShutdownKernelManager,
+    LeanKernelSpecManager,
+    set_relaunch_arguments,
+)
 from ..protocol.ports import pick_ports
 from ..protocol.procs import live_argv, oom_kill_counter, oom_kills
 from .base import KernelExit, KernelStartError, LaunchedKernel, LaunchRequest
@@ -34,7 +38,7 @@ STDERR_TAIL_LINES = 40
 STDERR_DRAIN_SECONDS = 2.0
 
 
-class _OneSpecManager(KernelSpecManager):
+class _OneSpecManager(LeanKernelSpecManager):
     """Hands jupyter_client's manager a kernelspec we already hold."""
 
     def __init__(self, spec: KernelSpec, **kwargs: Any) -> None:

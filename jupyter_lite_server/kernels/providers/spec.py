@@ -11,8 +11,9 @@ import os
 import time
 from typing import Any
 
-from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.kernelspec import NoSuchKernel
 
+from ...compat.jupyter_client import LeanKernelSpecManager
 from .base import KernelProvider, KernelStartError, KernelType, LaunchedKernel, LaunchRequest
 from .local import adopt_local, launch_local
 
@@ -40,7 +41,7 @@ class KernelSpecProvider(KernelProvider):
     def __init__(self, config=None) -> None:
         super().__init__(config)
         # The server's own ipykernel is the pyimport provider's business.
-        self.spec_manager = KernelSpecManager(config=config, ensure_native_kernel=False)
+        self.spec_manager = LeanKernelSpecManager(config=config, ensure_native_kernel=False)
         self._cache: list[KernelType] | None = None
         self._fingerprint: tuple = ()
         self._checked_at = 0.0
