@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from datetime import UTC, datetime
 from typing import Any
 
@@ -174,7 +175,11 @@ def part_stall(args: argparse.Namespace, work: str) -> Rows:
 def measure_idle(server: Server, n: int, idle_seconds: float) -> dict[str, float]:
     time.sleep(3)
     base_rss = proc_rss_mb(server.pid)
-    ids = [server.json("POST", "/api/kernels", {"name": "python3"})["id"] for _ in range(n)]
+    ids = [server.json("POST", "/api/kernels", {"name": "python3"})["id"]]
+    wait_kernel_idle(server, ids[0])
+    time.sleep(3)
+    first_rss = proc_rss_mb(server.pid)  # what the first kernel loads once (code, ZMQ)
+    ids += [server.json("POST", "/api/kernels", {"name": "python3"})["id"] for _ in range(n - 1)]
     for kernel_id in ids:
         wait_kernel_idle(server, kernel_id)
     time.sleep(10)  # let start-up work settle
@@ -185,6 +190,7 @@ def measure_idle(server: Server, n: int, idle_seconds: float) -> dict[str, float
     for kernel_id in ids:
         server.request("DELETE", f"/api/kernels/{kernel_id}")
     result = {"rss_per_kernel_mb": round((rss - base_rss) / n, 3),
+              "rss_per_added_kernel_mb": round((rss - first_rss) / (n - 1), 3),
               "idle_cpu_pct": round(100 * cpu, 2)}  # fmt: skip
     print(f"  {server.label} {n} idle kernels: {result}", flush=True)
     return result
@@ -205,6 +211,8 @@ def part_idle(args: argparse.Namespace, work: str) -> Rows:
     return [
         ("idle", f"{n} idle kernels: server RSS per kernel, MB", a["rss_per_kernel_mb"],
          b["rss_per_kernel_mb"], "<= 0.5x"),
+        ("idle", f"{n} idle kernels: server RSS per kernel after the first, MB",
+         a["rss_per_added_kernel_mb"], b["rss_per_added_kernel_mb"], ""),
         ("idle", f"{n} idle kernels: server CPU, % of a core", a["idle_cpu_pct"],
          b["idle_cpu_pct"], "<= 0.5 %"),
     ]  # fmt: skip
@@ -367,6 +375,7 @@ def main() -> None:
                 rows += PARTS[part](args, work)
             except Exception as exc:  # the other parts still run; the table says so
                 print(f"  {part} FAILED: {exc!r}", flush=True)
+                traceback.print_exc()
                 rows.append((part, f"FAILED: {exc!r}"[:200], "-", "-", ""))
     finally:
         shutil.rmtree(work, ignore_errors=True)
