@@ -95,12 +95,12 @@ def test_mistakes_and_missing_tools_are_json_errors(server):
 
 
 @pytest.mark.slow
-def test_a_20_mb_export_never_stalls_the_server(server):
+def test_a_5_mb_export_never_stalls_the_server(server):
     big = notebook()
     big["cells"][1]["outputs"] = [
         {"output_type": "stream", "name": "stdout", "text": f"line {i} " + "x" * 1000 + "\n"}
-        for i in range(20_000)
-    ]  # 20 MB of output
+        for i in range(5_000)
+    ]  # 5 MB of output: seconds of nbconvert (its stall figures: benchmarks/scale.py)
     with open(os.path.join(server.root, "big.ipynb"), "w") as f:
         json.dump(big, f)
     api = server.api()
@@ -118,7 +118,7 @@ def test_a_20_mb_export_never_stalls_the_server(server):
         polls += 1
         time.sleep(0.02)
     exporting.join()
-    assert result["answer"].status_code == 200 and "line 19999" in result["answer"].text
+    assert result["answer"].status_code == 200 and "line 4999" in result["answer"].text
     assert polls > 10  # the export took a while, and the server answered throughout
     assert worst < 0.1, f"GET /api/status took {worst * 1000:.0f} ms during the export"
 
