@@ -89,7 +89,7 @@ def test_schemathesis_finds_no_server_error_and_no_violation(tmp_path):
         "-H", f"Authorization: token {server.token}",
         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
         "response_schema_conformance",
-        "--max-examples", "25", "--seed", "20261122", "--no-color",
+        "--max-examples", "25", "--seed", "20261122", "--no-color", "--workers", "2",
         "--exclude-path", "/api/shutdown",  # it would stop the server under test (tested apart)
     ]  # fmt: skip
     try:
