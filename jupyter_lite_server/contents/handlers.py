@@ -133,8 +133,9 @@ class ContentsHandler(ContentsAPIHandler):
     def _refuse_after_body(self, refusal: web.HTTPError) -> None:
         """Read a refused request's body to its end, keeping none of it, then refuse.
 
-        Closing a connection with unread bytes makes the kernel reset it, and the
-        client then loses the 403 it was sent (seen as "connection reset by peer").
+        Answered before its body, a request's connection is closed by tornado: a
+        client reusing it at once (a keep-alive pool) gets "connection reset", and
+        bytes still arriving make the kernel reset it, dropping the 403 on its way.
         """
         self._body = IncomingBody(spill_at=0, keep=False)
 

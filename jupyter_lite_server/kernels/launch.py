@@ -1,4 +1,5 @@
-"""Putting a kernel into service (launched, connected, recorded) and out of it.
+"""Putting a kernel into service (launched, connected, recorded), back into it after a
+restart, and out of it.
 
 A kernel is only handed to the manager once nothing can strand it: launched
 through the providers (with the variables that mark it as ours when kernels
@@ -16,7 +17,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from .lifecycle.finder import KernelFinder
-from .lifecycle.state import KernelState
+from .lifecycle.state import KernelState, UnknownKernel
 from .persistence import KernelPersistence
 from .providers.base import KernelStartError, LaunchRequest
 
@@ -66,6 +67,19 @@ async def launch_into_service(
         raise KernelStartError(f"The kernel could not be connected: {exc}") from exc
     log.info("Kernel launched: %s (%s) %s", kernel_id, found.name, launched.describe())
     return kernel, ready
+
+
+async def restart_in_service(
+    kernel: ManagedKernel, persistence: KernelPersistence | None, now: bool, start_timeout: float
+) -> None:
+    """A new process for the same kernel: recorded (a new PID to find it by), then
+    checked until it answers. UnknownKernel if it was shut down meanwhile."""
+    await kernel.launched.restart(now=now)
+    if kernel.lifecycle.is_ending:
+        raise UnknownKernel(kernel.id)
+    if persistence is not None:
+        persistence.save(kernel)
+    await kernel.begin_ready_check(start_timeout)
 
 
 async def stop_out_of_service(

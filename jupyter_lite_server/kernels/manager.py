@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..timeutil import utcnow
-from .launch import launch_into_service, stop_out_of_service
+from .launch import launch_into_service, restart_in_service, stop_out_of_service
 from .lifecycle.finder import KernelFinder, NoSuchKernel
 from .lifecycle.state import KernelState, UnknownKernel
 from .lifecycle.watch import Culler, CullRules, DeathPolicy, DeathWatch, RestartBudget
@@ -292,12 +292,7 @@ class MappingKernelManager(KernelManagerOptions):
             kernel.execution_state = "restarting"
         self.log.info("Restarting kernel %s%s", kernel_id, " after it died" * after_death)
         try:
-            await kernel.launched.restart(now=now)
-            if kernel.lifecycle.is_ending:
-                raise UnknownKernel(kernel_id)
-            if self._persistence is not None:
-                self._persistence.save(kernel)  # a new process: a new PID to find it by
-            await kernel.begin_ready_check(self.kernel_start_timeout)
+            await restart_in_service(kernel, self._persistence, now, self.kernel_start_timeout)
         except Exception as exc:
             if kernel.lifecycle.ended_as is KernelState.CLOSING:  # shut down meanwhile
                 raise UnknownKernel(kernel_id) from exc
@@ -343,7 +338,6 @@ class MappingKernelManager(KernelManagerOptions):
         self._closing[task] = kernel
         task.add_done_callback(self._closing.pop)
         await (task if wait else committed)
-
 
     # --- kernels of an earlier server, and the end of this one -----------------------
 
