@@ -96,11 +96,17 @@ def test_the_output_of_a_cell_whose_page_closed_is_written_into_the_notebook(ser
 def test_a_cell_deleted_meanwhile_is_skipped_not_clobbered(server):
     api, kernel_id = open_notebook(server)
     channel = api.channels(kernel_id)
-    run_cell(channel, "c1")
+    # The cell runs until the test has deleted it: a fixed duration raced the first read
+    # of a notebook (nbformat's first validation, seconds on a busy machine).
+    go_on = os.path.join(server.root, "..", "cell-deleted")
+    run_cell(channel, "c1", f"import os, time\nprint('running', flush=True)\n"
+                            f"while not os.path.exists({go_on!r}):\n    time.sleep(0.1)\n"
+                            f"print('done', flush=True)")
     channel.close()
     model = api.get("api/contents/nb.ipynb").json()["content"]
     model["cells"] = [c for c in model["cells"] if c["id"] != "c1"]
     assert api.put("api/contents/nb.ipynb", json={"type": "notebook", "content": model}).ok
+    open(go_on, "w").close()
     wait_until(lambda: "no longer has it" in server.log_text(), 20, "the skip logged")
     with open(os.path.join(server.root, "nb.ipynb")) as f:
         assert [c["id"] for c in json.load(f)["cells"]] == ["m1", "c2"]
