@@ -73,6 +73,9 @@ class ContentsManager(LoggingConfigurable):
         #: what is named after a file follows it (collaboration/fileids.py).
         self.rename_hooks: list[Callable[[str, str], Awaitable[None]]] = []
         self.delete_hooks: list[Callable[[str], Awaitable[None]]] = []
+        #: Saves of one path run one at a time: a conditional save (the output keeper's)
+        #: checks the file is unchanged and writes it; another save in between is lost.
+        self._save_locks: dict[str, asyncio.Lock] = {}
 
     async def run(self, func: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, func, *args)
@@ -225,7 +228,11 @@ class ContentsManager(LoggingConfigurable):
         """Write ``model``; returns (model without content, whether it was created)."""
         apply_metadata(model, await self._metadata_from_hooks(path))
         await self.trust.sign_if_trusted(model, path)
-        return await self.run(self._save, model, path, unchanged_since)
+        async with self._save_lock(path):
+            return await self.run(self._save, model, path, unchanged_since)
+
+    def _save_lock(self, path: str) -> asyncio.Lock:
+        return self._save_locks.setdefault(self.normalize(path), asyncio.Lock())
 
     async def save_body(self, body: bytes | Spooled, path: str) -> tuple[dict[str, Any], bool]:
         """``save`` for a PUT body; a large one (spooled by the handler, or in memory) is
@@ -233,7 +240,8 @@ class ContentsManager(LoggingConfigurable):
         large = isinstance(body, Spooled) or len(body) >= self.offload_bytes
         if large and (settings := await self.offload.settings()) is not None:
             metadata = await self._metadata_from_hooks(path)
-            return await self.offload.save(settings, body, path, metadata)
+            async with self._save_lock(path):
+                return await self.offload.save(settings, body, path, metadata)
         if isinstance(body, Spooled):
             data = await self.run(body.read)
             await self.run(body.discard)
