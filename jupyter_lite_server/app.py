@@ -27,6 +27,7 @@ from .contents.manager import ContentsManager
 from .export.converter import NotebookConverter
 from .hub import bind_from_env, hub_wiring, started_by_hub
 from .hub.activity import ActivityReporter
+from .kernels.forking.options import ForkedKernels
 from .kernels.lifecycle.finder import KernelFinder
 from .kernels.manager import MappingKernelManager, PoolConfigError
 from .lab import lab_wiring
@@ -56,7 +57,14 @@ class ServerApp(ServerOptions):
     version = __version__
     aliases = ALIASES
     flags = FLAGS
-    classes = [MappingKernelManager, KernelFinder, ContentsManager, SessionManager, OutputKeeper]
+    classes = [
+        MappingKernelManager,
+        KernelFinder,
+        ForkedKernels,
+        ContentsManager,
+        SessionManager,
+        OutputKeeper,
+    ]
 
     @catch_config_error
     def initialize(self, argv: list[str] | None = None) -> None:

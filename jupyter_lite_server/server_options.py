@@ -65,6 +65,11 @@ FLAGS = {
         "Accept requests whose Host header is not a local name (off by default on loopback: "
         "the DNS-rebinding defence).",
     ),
+    "no-kernel-fork": (
+        {"ForkedKernels": {"enabled": False}},
+        "Start every kernel as a new interpreter, never as a fork of one with ipykernel "
+        "imported.",
+    ),
     "no-terminals": (
         {"ServerApp": {"terminals_enabled": False}},
         "Do not offer terminals (routes answer 404, JupyterLab shows no terminal).",

@@ -27,6 +27,8 @@ from ...compat.jupyter_client import (
     LeanKernelSpecManager,
     set_relaunch_arguments,
 )
+from ..forking.options import ForkedKernels
+from ..forking.provisioner import use_forking_provisioner
 from ..protocol.ports import pick_ports
 from ..protocol.procs import live_argv, oom_kill_counter, oom_kills
 from .base import KernelExit, KernelStartError, LaunchedKernel, LaunchRequest
@@ -154,6 +156,8 @@ class LocalKernel(LaunchedKernel):
         returncode = process.poll() if process is not None else None
         if returncode is None:
             return None  # alive, or not our child (a kernel adopted from an earlier server)
+        if getattr(process, "ended_unseen", False):
+            return KernelExit()  # a forked kernel whose fork server was gone: cause unknown
         oom = ""
         if self._oom_events and self._oom_kills_at_start is not None:
             now = oom_kills(self._oom_events)
@@ -182,9 +186,14 @@ class LocalKernel(LaunchedKernel):
 
 
 async def launch_local(
-    spec: KernelSpec, name: str, request: LaunchRequest, spec_manager: KernelSpecManager | None
+    spec: KernelSpec,
+    name: str,
+    request: LaunchRequest,
+    spec_manager: KernelSpecManager | None,
+    fork: bool = False,
 ) -> LocalKernel:
-    """Start ``spec`` as a local process in ``request.cwd``."""
+    """Start ``spec`` as a local process in ``request.cwd``; by fork where it can be
+    (``fork``, and see kernels/forking)."""
     runtime_dir = jupyter_runtime_dir()
     os.makedirs(runtime_dir, mode=0o700, exist_ok=True)
     manager = FastShutdownKernelManager(
@@ -193,6 +202,8 @@ async def launch_local(
         connection_file=os.path.join(runtime_dir, f"kernel-{request.kernel_id}.json"),
         cache_ports=False,
     )
+    manager.kernel_id = request.kernel_id
+    use_forking_provisioner(manager, fork)
     if manager.transport == "tcp":  # our own choice of ports, outside the ephemeral range
         ports = pick_ports(manager.ip, 5)
         manager.shell_port, manager.iopub_port, manager.stdin_port = ports[:3]
@@ -212,6 +223,11 @@ async def launch_local(
         message = f"Kernel {name!r} failed to launch: {exc}"
         raise KernelStartError(f"{message}\n{detail}".strip()) from exc
     return kernel
+
+
+def forks_kernels(config: Any) -> bool:
+    """Whether this configuration lets kernels be forked where they can be."""
+    return bool(ForkedKernels(config=config).enabled) if config is not None else True
 
 
 def _popen_options(persistent: bool) -> dict[str, Any]:

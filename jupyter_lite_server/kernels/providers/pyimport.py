@@ -16,7 +16,7 @@ from typing import Any
 from jupyter_client.kernelspec import KernelSpec
 
 from .base import KernelProvider, KernelStartError, KernelType, LaunchedKernel, LaunchRequest
-from .local import adopt_local, launch_local
+from .local import adopt_local, forks_kernels, launch_local
 
 KERNEL_NAME = "python3"
 
@@ -62,7 +62,7 @@ class IPykernelProvider(KernelProvider):
                 f"pyimport offers only {KERNEL_NAME!r} when ipykernel is installed"
             )
         spec = KernelSpec(resource_dir="", **self._spec())
-        return await launch_local(spec, name, request, None)
+        return await launch_local(spec, name, request, None, fork=forks_kernels(self.config))
 
     async def reattach(
         self, name: str, kernel_id: str, connection_info: dict[str, Any], info: dict[str, Any]

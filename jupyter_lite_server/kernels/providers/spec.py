@@ -15,7 +15,7 @@ from jupyter_client.kernelspec import NoSuchKernel
 
 from ...compat.jupyter_client import LeanKernelSpecManager
 from .base import KernelProvider, KernelStartError, KernelType, LaunchedKernel, LaunchRequest
-from .local import adopt_local, launch_local
+from .local import adopt_local, forks_kernels, launch_local
 
 
 def resources_of(resource_dir: str) -> dict[str, str]:
@@ -104,7 +104,8 @@ class KernelSpecProvider(KernelProvider):
             spec = await loop.run_in_executor(None, self.spec_manager.get_kernel_spec, name)
         except NoSuchKernel as exc:
             raise KernelStartError(f"No kernelspec named {name!r}") from exc
-        return await launch_local(spec, name, request, self.spec_manager)
+        fork = forks_kernels(self.config)
+        return await launch_local(spec, name, request, self.spec_manager, fork=fork)
 
     async def reattach(
         self, name: str, kernel_id: str, connection_info: dict[str, Any], info: dict[str, Any]
