@@ -434,3 +434,21 @@ def child_pids(pid: int) -> list[int]:
         if ppid == pid and state != "Z":
             children.append(int(entry))
     return sorted(children)
+
+
+def is_fork_server(pid: int) -> bool:
+    """Whether ``pid`` is a server's kernel fork server (jupyter_lite_server/kernels/forking)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"kernels/forking/server.py" in f.read()
+    except OSError:
+        return False
+
+
+def kernel_pids(pid: int) -> list[int]:
+    """Live processes below server ``pid`` other than its kernel fork server (which stays
+    while the server runs): its kernels, started as new interpreters or forked."""
+    found = []
+    for child in child_pids(pid):
+        found += kernel_pids(child) if is_fork_server(child) else [child]
+    return sorted(found)

@@ -11,9 +11,9 @@ import time
 import pytest
 import requests
 from jls_client import (
-    child_pids,
     isolated_env,
     kernel_pid,
+    kernel_pids,
     run_jls,
     start_server,
     wait_gone,
@@ -179,25 +179,14 @@ def test_start_up_mistakes_are_one_line_and_exit_1(tmp_path, args, said):
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-def kernel_processes_under(pid: int) -> list[int]:
-    """Processes below ``pid`` other than the kernel fork server (which stays while the
-    server runs): kernels, whether started as new interpreters or forked."""
-    found = []
-    for child in child_pids(pid):
-        with open(f"/proc/{child}/cmdline", "rb") as f:
-            fork_server = b"kernels/forking/server.py" in f.read()
-        found += kernel_processes_under(child) if fork_server else [child]
-    return found
-
-
 def test_no_kernel_processes_after_kernels_deleted(server, api):
     models = [api.start_kernel()]
     wait_until(lambda: "Kernel fork server ready" in server.log_text(), what="fork server")
     models += [api.start_kernel() for _ in range(2)]  # forked
-    assert len(kernel_processes_under(server.proc.pid)) >= 3
+    assert len(kernel_pids(server.proc.pid)) >= 3
     for model in models:
         api.delete(f"api/kernels/{model['id']}")
     deadline = time.monotonic() + 5
-    while kernel_processes_under(server.proc.pid) and time.monotonic() < deadline:
+    while kernel_pids(server.proc.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert kernel_processes_under(server.proc.pid) == []
+    assert kernel_pids(server.proc.pid) == []

@@ -7,8 +7,8 @@ import time
 
 import pytest
 from jls_client import (
-    child_pids,
     isolated_env,
+    kernel_pids,
     run_jls,
     start_server,
     stream_text,
@@ -31,9 +31,9 @@ def pool_server(tmp_path):
 
 def test_pooled_kernel_is_hidden_then_handed_out_adapted_and_refilled(pool_server):
     api = pool_server.api()
-    wait_until(lambda: len(child_pids(pool_server.proc.pid)) == 1, what="the pool to fill")
+    wait_until(lambda: len(kernel_pids(pool_server.proc.pid)) == 1, what="the pool to fill")
     assert api.get("api/kernels").json() == []  # pooled kernels are not listed
-    pooled_pid = child_pids(pool_server.proc.pid)[0]
+    pooled_pid = kernel_pids(pool_server.proc.pid)[0]
     wait_until(lambda: "ready in the python3 pool" in pool_server.log_text(), what="readiness")
     started = time.monotonic()
     r = api.post(
@@ -56,7 +56,7 @@ def test_pooled_kernel_is_hidden_then_handed_out_adapted_and_refilled(pool_serve
     ch.close()
     assert took < 1.0  # no kernel start-up in the request (a fresh start takes ~0.4 s+)
     # the pool refills in the background: one handed out, one new pooled kernel
-    wait_until(lambda: len(child_pids(pool_server.proc.pid)) == 2, what="the pool to refill")
+    wait_until(lambda: len(kernel_pids(pool_server.proc.pid)) == 2, what="the pool to refill")
     assert [k["id"] for k in api.get("api/kernels").json()] == [session["kernel"]["id"]]
 
 
@@ -64,8 +64,8 @@ def test_pooled_kernels_stop_with_the_server(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     srv = start_server(str(root), str(tmp_path), "--pool-size", "2")
-    wait_until(lambda: len(child_pids(srv.proc.pid)) == 2, what="the pool to fill")
-    pids = child_pids(srv.proc.pid)
+    wait_until(lambda: len(kernel_pids(srv.proc.pid)) == 2, what="the pool to fill")
+    pids = kernel_pids(srv.proc.pid)
     assert srv.stop() == 0
     for pid in pids:
         assert wait_gone(pid, 5), f"pooled kernel {pid} orphaned"

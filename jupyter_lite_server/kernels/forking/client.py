@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import enum
 import json
 import logging
@@ -134,9 +135,11 @@ class KernelForker:
         try:
             out = null if stdout == subprocess.DEVNULL else 1  # the server's own stdout
             message = json.dumps({"argv": argv, "env": dict(env), "cwd": cwd}).encode()
+            await _send_with_fds(channel, message, [null, out, write_end])
+            # Replies come in the order of the requests; nothing ran between the send
+            # and this line, so this future is in the same place as its request.
             reply = asyncio.get_running_loop().create_future()
             self._replies.append(reply)
-            await _send_with_fds(channel, message, [null, out, write_end])
         except BaseException:
             os.close(read_end)
             raise
@@ -176,14 +179,23 @@ class KernelForker:
         elif "failed" in message:
             self._give_up(ForkerState.FAILED, message["failed"])
         elif self._replies:
-            self._replies.popleft().set_result(message)
+            reply = self._replies.popleft()
+            if not reply.done():
+                reply.set_result(message)
+            elif "spawned" in message:  # the start was cancelled meanwhile: leave nothing
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(message["spawned"], signal.SIGKILL)
 
     def _give_up(self, state: ForkerState, why: str) -> None:
         """Stop using the fork server: later kernels are launched the usual way."""
         self.state = state
         log.warning("Kernel fork server %s; kernels start as new processes from now on", why)
         while self._replies:
-            self._replies.popleft().set_result({})
+            reply = self._replies.popleft()
+            if not reply.done():
+                reply.set_result({})
+        if self._reader is not None and self._reader is not asyncio.current_task():
+            self._reader.cancel()
         if self._channel is not None:
             self._channel.close()
             self._channel = None

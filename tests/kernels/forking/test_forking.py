@@ -6,11 +6,13 @@ import json
 import os
 import signal
 import sys
+import venv
 
 import pytest
 from jls_client import (
     Server,
     child_pids,
+    is_fork_server,
     isolated_env,
     kernel_pid,
     pid_alive,
@@ -19,8 +21,6 @@ from jls_client import (
     wait_gone,
     wait_until,
 )
-
-FORK_SERVER = "forking/server.py"
 
 
 def cmdline(pid: int) -> list[str]:
@@ -34,7 +34,7 @@ def parent_of(pid: int) -> int:
 
 
 def fork_server_of(server: Server) -> int | None:
-    found = [p for p in child_pids(server.proc.pid) if any(FORK_SERVER in a for a in cmdline(p))]
+    found = [p for p in child_pids(server.proc.pid) if is_fork_server(p)]
     return found[0] if found else None
 
 
@@ -216,5 +216,38 @@ def test_a_kernelspec_with_its_own_start_up_environment_is_not_forked(base):
         assert parent_of(pid) == server.proc.pid != forker
         _, iopub = channel.execute("import sys; print(sys.flags.hash_randomization)")
         assert stream_text(iopub).strip() == "0"
+    finally:
+        server.stop()
+
+
+def test_a_kernelspec_of_another_virtual_environment_runs_in_it(base):
+    """Its ``python`` is a link to the very same interpreter file, yet another
+    environment: the kernel must run with that environment's prefix, not be forked."""
+    venv_dir = os.path.join(base, "otherenv")
+    venv.create(venv_dir, system_site_packages=True, with_pip=False, symlinks=True)
+    spec_dir = os.path.join(base, "data", "kernels", "otherenv")
+    os.makedirs(spec_dir)
+    python = os.path.join(venv_dir, "bin", "python")
+    assert os.path.realpath(python) == os.path.realpath(sys.executable)
+    with open(os.path.join(spec_dir, "kernel.json"), "w") as f:
+        json.dump(
+            {
+                "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Other environment",
+                "language": "python",
+            },
+            f,
+        )
+    env = isolated_env(base)
+    env["JUPYTER_PATH"] = os.path.join(base, "data")
+    server = server_in(base, env=env)
+    try:
+        api = server.api()
+        api.start_kernel()
+        ready_fork_server_of(server)
+        channel = api.channels(api.start_kernel("otherenv")["id"])
+        assert parent_of(kernel_pid(channel)) == server.proc.pid
+        _, iopub = channel.execute("import sys; print(sys.prefix)")
+        assert stream_text(iopub).strip() == venv_dir
     finally:
         server.stop()
