@@ -373,6 +373,8 @@ class MappingKernelManager(KernelManagerOptions):
         for kernel in to_stop:
             self._kernels[kernel.id] = kernel  # shut down like any other
         await self._shutdown_listed()
+        if self._finder is not None:
+            await self._finder.close()
         if self._persistence is not None:
             await self._persistence.flush()
             self._persistence.close()

@@ -25,6 +25,8 @@ SERVER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "server
 TITLE_ROOM = 4096
 #: Seconds the fork server may take to import ipykernel before kernels are launched without it.
 READY_TIMEOUT = 60.0
+#: Seconds the fork server has to exit when the server stops before it is killed.
+CLOSE_TIMEOUT = 5.0
 
 
 class ForkedProcess:
@@ -69,6 +71,7 @@ class ForkerState(enum.Enum):
     READY = "ready"
     FAILED = "failed"  # could not start: kernels are launched without it
     LOST = "lost"  # ended while the server runs: kernels are launched without it
+    CLOSED = "closed"  # the server is stopping
 
 
 class KernelForker:
@@ -117,6 +120,24 @@ class KernelForker:
         loop = asyncio.get_running_loop()
         self._reader = loop.create_task(self._read(ours), name="kernel fork server")
         loop.call_later(READY_TIMEOUT, self._not_ready_in_time)
+
+    async def close(self) -> None:
+        """Stop the fork server (the server has stopped its kernels) and wait for its end."""
+        process, was = self._process, self.state
+        if was not in (ForkerState.STARTING, ForkerState.READY) or process is None:
+            return
+        self.state = ForkerState.CLOSED
+        if self._reader is not None:
+            self._reader.cancel()
+        if self._channel is not None:
+            self._channel.close()  # end of file: it exits
+            self._channel = None
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(loop.run_in_executor(None, process.wait), CLOSE_TIMEOUT)
+        except TimeoutError:
+            process.kill()
+            await loop.run_in_executor(None, process.wait)
 
     def _not_ready_in_time(self) -> None:
         if self.state is ForkerState.STARTING:

@@ -96,6 +96,14 @@ class KernelFinder(Configurable):
         log.info("Kernel providers: %s", ", ".join(sorted(loaded, key=rank)) or "none")
         return [loaded[pid] for pid in sorted(loaded, key=rank)]
 
+    async def close(self) -> None:
+        """Let every provider release what it holds; one that fails is logged, not fatal."""
+        for provider in self.providers:
+            try:
+                await provider.close()
+            except Exception:
+                log.exception("Kernel provider %r failed to close", provider.id)
+
     async def _offers(self, provider: KernelProvider) -> list[KernelType]:
         try:
             return await provider.find_kernels()

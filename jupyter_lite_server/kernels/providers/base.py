@@ -197,6 +197,11 @@ class KernelProvider(ABC):
         """
         raise KernelStartError(f"provider {self.id!r} cannot reattach kernels")
 
+    async def close(self) -> None:
+        """Release what the provider holds beyond its kernels (the server is stopping and
+        has stopped them). The default: nothing to release."""
+        return None
+
     async def read_resource(self, kernel_type: KernelType, filename: str) -> bytes | None:
         """The bytes of resource ``filename`` (a logo) of ``kernel_type``; None if it has
         none. The default reads the local file listed in ``kernel_type.resources``."""

@@ -27,6 +27,7 @@ from ...compat.jupyter_client import (
     LeanKernelSpecManager,
     set_relaunch_arguments,
 )
+from ..forking.client import the_forker
 from ..forking.options import ForkedKernels
 from ..forking.provisioner import use_forking_provisioner
 from ..protocol.ports import pick_ports
@@ -223,6 +224,11 @@ async def launch_local(
         message = f"Kernel {name!r} failed to launch: {exc}"
         raise KernelStartError(f"{message}\n{detail}".strip()) from exc
     return kernel
+
+
+async def close_local() -> None:
+    """Stop what local kernels shared: the kernel fork server, if it was started."""
+    await the_forker().close()
 
 
 def forks_kernels(config: Any) -> bool:

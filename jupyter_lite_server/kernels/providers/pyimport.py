@@ -16,7 +16,7 @@ from typing import Any
 from jupyter_client.kernelspec import KernelSpec
 
 from .base import KernelProvider, KernelStartError, KernelType, LaunchedKernel, LaunchRequest
-from .local import adopt_local, forks_kernels, launch_local
+from .local import adopt_local, close_local, forks_kernels, launch_local
 
 KERNEL_NAME = "python3"
 
@@ -63,6 +63,9 @@ class IPykernelProvider(KernelProvider):
             )
         spec = KernelSpec(resource_dir="", **self._spec())
         return await launch_local(spec, name, request, None, fork=forks_kernels(self.config))
+
+    async def close(self) -> None:
+        await close_local()
 
     async def reattach(
         self, name: str, kernel_id: str, connection_info: dict[str, Any], info: dict[str, Any]

@@ -15,7 +15,7 @@ from jupyter_client.kernelspec import NoSuchKernel
 
 from ...compat.jupyter_client import LeanKernelSpecManager
 from .base import KernelProvider, KernelStartError, KernelType, LaunchedKernel, LaunchRequest
-from .local import adopt_local, forks_kernels, launch_local
+from .local import adopt_local, close_local, forks_kernels, launch_local
 
 
 def resources_of(resource_dir: str) -> dict[str, str]:
@@ -106,6 +106,9 @@ class KernelSpecProvider(KernelProvider):
             raise KernelStartError(f"No kernelspec named {name!r}") from exc
         fork = forks_kernels(self.config)
         return await launch_local(spec, name, request, self.spec_manager, fork=fork)
+
+    async def close(self) -> None:
+        await close_local()
 
     async def reattach(
         self, name: str, kernel_id: str, connection_info: dict[str, Any], info: dict[str, Any]

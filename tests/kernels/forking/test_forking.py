@@ -174,6 +174,8 @@ def test_nothing_is_left_when_the_server_goes(base, how):
     pid = kernel_pid(api.channels(api.start_kernel()["id"]))
     assert parent_of(pid) == forker
     server.stop(how)
+    if how == signal.SIGTERM:  # a server that stops as asked waits for both
+        assert not pid_alive(forker) and not pid_alive(pid)
     assert wait_gone(forker, timeout=10)
     assert wait_gone(pid, timeout=10)
 
