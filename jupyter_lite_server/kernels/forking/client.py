@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from ..protocol.procs import live_argv
+from ..protocol.stderr import StderrLines
 
 log = logging.getLogger("jls.kernels")
 
@@ -90,6 +91,8 @@ class KernelForker:
         self._replies: collections.deque[asyncio.Future[dict]] = collections.deque()
         self._children: dict[int, ForkedProcess] = {}
         self._reader: asyncio.Task | None = None
+        self._stderr: asyncio.BaseTransport | None = None
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=5)
 
     def ready(self) -> bool:
         """Whether kernels can be forked now. The first call starts the fork server; until
@@ -106,6 +109,7 @@ class KernelForker:
                 [self.python, SERVER_SCRIPT, str(theirs.fileno()), " " * TITLE_ROOM],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,  # logged line by line, as a kernel's is
                 start_new_session=True,  # a Ctrl-C at the terminal is the server's, not its
             )
         except OSError as exc:
@@ -138,6 +142,8 @@ class KernelForker:
         except TimeoutError:
             process.kill()
             await loop.run_in_executor(None, process.wait)
+        if self._stderr is not None:
+            self._stderr.close()
 
     def _not_ready_in_time(self) -> None:
         if self.state is ForkerState.STARTING:
@@ -178,6 +184,9 @@ class KernelForker:
 
     async def _read(self, channel: socket.socket) -> None:
         loop = asyncio.get_running_loop()
+        if self._process is not None and self._process.stderr is not None:
+            stderr = StderrLines("kernel fork server", self._stderr_tail, log)
+            self._stderr, _ = await loop.connect_read_pipe(lambda: stderr, self._process.stderr)
         try:
             while data := await loop.sock_recv(channel, 65536):
                 self._receive(json.loads(data))
@@ -210,7 +219,12 @@ class KernelForker:
     def _give_up(self, state: ForkerState, why: str) -> None:
         """Stop using the fork server: later kernels are launched the usual way."""
         self.state = state
-        log.warning("Kernel fork server %s; kernels start as new processes from now on", why)
+        said = " / ".join(self._stderr_tail)
+        log.warning(
+            "Kernel fork server %s%s; kernels start as new processes from now on",
+            why,
+            f" (it said: {said})" if said else "",
+        )
         while self._replies:
             reply = self._replies.popleft()
             if not reply.done():

@@ -32,6 +32,7 @@ from ..forking.options import ForkedKernels
 from ..forking.provisioner import use_forking_provisioner
 from ..protocol.ports import pick_ports
 from ..protocol.procs import live_argv, oom_kill_counter, oom_kills
+from ..protocol.stderr import StderrLines
 from .base import KernelExit, KernelStartError, LaunchedKernel, LaunchRequest
 
 log = logging.getLogger("jls.kernels")
@@ -52,41 +53,6 @@ class _OneSpecManager(LeanKernelSpecManager):
         return self._spec
 
 
-class _StderrReader(asyncio.Protocol):
-    """Forwards a kernel's stderr to the log and keeps its last lines."""
-
-    def __init__(self, label: str, tail: collections.deque[str]) -> None:
-        self._label = label
-        self._tail = tail
-        self._partial = b""
-        #: INFO while the kernel runs; DEBUG once it is being shut down on purpose (a kernel
-        #: stopped mid-execution prints ipykernel's own tracebacks: noise, not news).
-        self.level = logging.INFO
-        #: Set at the end of the pipe: everything the process wrote has been read.
-        self.finished = asyncio.Event()
-
-    def data_received(self, data: bytes) -> None:
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
-        for raw in lines:
-            self._emit(raw)
-
-    def eof_received(self) -> bool:
-        if self._partial:
-            self._emit(self._partial)
-            self._partial = b""
-        self.finished.set()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.finished.set()
-
-    def _emit(self, raw: bytes) -> None:
-        line = raw.decode("utf-8", "replace").rstrip("\r")
-        self._tail.append(line)
-        log.log(self.level, "[kernel %s] %s", self._label, line)
-
-
 class LocalKernel(LaunchedKernel):
     """A kernel process on this machine, driven by jupyter_client."""
 
@@ -102,7 +68,7 @@ class LocalKernel(LaunchedKernel):
         self._cwd = cwd
         self._env = dict(env or {})  # the request's own variables, for reattach_info
         self._tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
-        self._reader: _StderrReader | None = None
+        self._reader: StderrLines | None = None
         self._transport: asyncio.BaseTransport | None = None
         self._oom_events: str | None = None  # the process's cgroup memory.events
         self._oom_kills_at_start: int | None = None
@@ -120,7 +86,7 @@ class LocalKernel(LaunchedKernel):
         pipe = getattr(process, "stderr", None)
         if pipe is None:
             return
-        reader = self._reader = _StderrReader(self._label, self._tail)
+        reader = self._reader = StderrLines(f"kernel {self._label}", self._tail, log)
         loop = asyncio.get_running_loop()
         self._transport, _ = await loop.connect_read_pipe(lambda: reader, pipe)
 

@@ -191,33 +191,37 @@ def test_no_kernel_fork_starts_every_kernel_as_a_new_interpreter(base):
         server.stop()
 
 
+def server_with_kernelspec(base: str, name: str, python: str, **fields: object) -> Server:
+    """A server whose Jupyter path has kernelspec ``name``: ``python -m ipykernel_launcher``."""
+    spec_dir = os.path.join(base, "data", "kernels", name)
+    os.makedirs(spec_dir)
+    argv = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    with open(os.path.join(spec_dir, "kernel.json"), "w") as f:
+        json.dump({"argv": argv, "display_name": name, "language": "python", **fields}, f)
+    env = isolated_env(base)
+    env["JUPYTER_PATH"] = os.path.join(base, "data")
+    return server_in(base, env=env)
+
+
+def run_in_unforked_kernel(server: Server, name: str, code: str) -> str:
+    """Start a kernel of type ``name`` once the fork server is ready; assert it is not a
+    fork; what ``code`` prints in it."""
+    api = server.api()
+    api.start_kernel()
+    ready_fork_server_of(server)
+    channel = api.channels(api.start_kernel(name)["id"])
+    assert parent_of(kernel_pid(channel)) == server.proc.pid
+    _, iopub = channel.execute(code)
+    return stream_text(iopub).strip()
+
+
 def test_a_kernelspec_with_its_own_start_up_environment_is_not_forked(base):
     """A variable the interpreter reads as it starts (here the hash seed) must take
     effect, which a fork of an already started interpreter could not do."""
-    spec_dir = os.path.join(base, "data", "kernels", "seeded")
-    os.makedirs(spec_dir)
-    with open(os.path.join(spec_dir, "kernel.json"), "w") as f:
-        json.dump(
-            {
-                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": "Seeded",
-                "language": "python",
-                "env": {"PYTHONHASHSEED": "0"},
-            },
-            f,
-        )
-    env = isolated_env(base)
-    env["JUPYTER_PATH"] = os.path.join(base, "data")
-    server = server_in(base, env=env)
+    server = server_with_kernelspec(base, "seeded", sys.executable, env={"PYTHONHASHSEED": "0"})
     try:
-        api = server.api()
-        api.start_kernel()
-        forker = ready_fork_server_of(server)
-        channel = api.channels(api.start_kernel("seeded")["id"])
-        pid = kernel_pid(channel)
-        assert parent_of(pid) == server.proc.pid != forker
-        _, iopub = channel.execute("import sys; print(sys.flags.hash_randomization)")
-        assert stream_text(iopub).strip() == "0"
+        code = "import sys; print(sys.flags.hash_randomization)"
+        assert run_in_unforked_kernel(server, "seeded", code) == "0"
     finally:
         server.stop()
 
@@ -227,29 +231,11 @@ def test_a_kernelspec_of_another_virtual_environment_runs_in_it(base):
     environment: the kernel must run with that environment's prefix, not be forked."""
     venv_dir = os.path.join(base, "otherenv")
     venv.create(venv_dir, system_site_packages=True, with_pip=False, symlinks=True)
-    spec_dir = os.path.join(base, "data", "kernels", "otherenv")
-    os.makedirs(spec_dir)
     python = os.path.join(venv_dir, "bin", "python")
     assert os.path.realpath(python) == os.path.realpath(sys.executable)
-    with open(os.path.join(spec_dir, "kernel.json"), "w") as f:
-        json.dump(
-            {
-                "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": "Other environment",
-                "language": "python",
-            },
-            f,
-        )
-    env = isolated_env(base)
-    env["JUPYTER_PATH"] = os.path.join(base, "data")
-    server = server_in(base, env=env)
+    server = server_with_kernelspec(base, "otherenv", python)
     try:
-        api = server.api()
-        api.start_kernel()
-        ready_fork_server_of(server)
-        channel = api.channels(api.start_kernel("otherenv")["id"])
-        assert parent_of(kernel_pid(channel)) == server.proc.pid
-        _, iopub = channel.execute("import sys; print(sys.prefix)")
-        assert stream_text(iopub).strip() == venv_dir
+        prefix = run_in_unforked_kernel(server, "otherenv", "import sys; print(sys.prefix)")
+        assert prefix == venv_dir
     finally:
         server.stop()
