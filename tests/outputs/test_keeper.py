@@ -156,15 +156,23 @@ def test_output_goes_on_landing_in_the_notebook_across_a_server_crash(tmp_path):
     second = None
     try:
         api, kernel_id = open_notebook(first)
-        code = ("import time\nfor burst in range(3):\n    for i in range(4):\n"
-                "        print('burst', burst, 'line', i, flush=True)\n    time.sleep(4)\n6 * 7")
+        # Each burst after the first waits for the test's go-ahead (a file), so that burst 1
+        # is printed while no server runs and burst 2 once the next one does, however long
+        # the first server takes to write burst 0 (its first notebook write can take seconds).
+        go = tmp_path / "go"
+        code = (f"import os, time\nfor burst in range(3):\n"
+                f"    while burst and not os.path.exists({str(go)!r} + str(burst)):\n"
+                f"        time.sleep(0.05)\n    for i in range(4):\n"
+                f"        print('burst', burst, 'line', i, flush=True)\n6 * 7")
         channel = api.channels(kernel_id)
         run_cell(channel, "c1", code)
         channel.close()
         wait_until(lambda: "burst 0 line 3" in text_of_cell(first, "c1"), 20, "burst 0 written")
-        first.stop(signal.SIGKILL)  # during the first pause: burst 1 comes while no server runs
+        first.stop(signal.SIGKILL)
+        (tmp_path / "go1").touch()  # burst 1 while no server runs
         time.sleep(1.5)
         second = start_server(str(root), str(tmp_path), *args)
+        (tmp_path / "go2").touch()  # burst 2 once the next server runs
         done = wait_until(lambda: finished(second, "c1"), 30, "the cell's end written")
         expected = "".join(f"burst {b} line {i}\n" for b in range(3) for i in range(4))
         assert text(done["outputs"][0]) == expected, repr(text(done["outputs"][0]))
