@@ -24,15 +24,14 @@ FORKABLE_ARGUMENTS = {"env", "cwd", "stdout", "stderr", "independent"}
 def same_interpreter(command: str, env: Mapping[str, str], python: str) -> bool:
     """Whether ``command`` (as a kernelspec's argv[0]) runs ``python``: the same file in
     the same directory, so a virtual environment's ``python`` is not taken for its base's."""
-    found = shutil.which(command, path=env.get("PATH", os.defpath)) if os.sep not in command else (
-        command
-    )  # fmt: skip
+    found = command
+    if os.sep not in command:  # looked up on the kernel's PATH, as Popen would
+        found = shutil.which(command, path=env.get("PATH", os.defpath)) or ""
     if not found:
         return False
     found, python = os.path.abspath(found), os.path.abspath(python)
-    return os.path.dirname(found) == os.path.dirname(python) and os.path.realpath(
-        found
-    ) == os.path.realpath(python)
+    same_directory = os.path.dirname(found) == os.path.dirname(python)
+    return same_directory and os.path.realpath(found) == os.path.realpath(python)
 
 
 def forkable(cmd: list[str], kwargs: Mapping[str, Any], forker: KernelForker) -> bool:
