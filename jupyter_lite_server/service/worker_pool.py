@@ -17,11 +17,15 @@ import asyncio
 import importlib
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 NICENESS = 10
+#: How often a kept worker checks that the server that started it still runs.
+PARENT_CHECK_SECONDS = 1.0
 
 
 class WorkerCrashed(RuntimeError):
@@ -51,11 +55,16 @@ class WorkerPool:
                 forkserver = multiprocessing.get_context("forkserver")
                 forkserver.set_forkserver_preload(self._preload)
                 self._pool = ProcessPoolExecutor(
-                    self._workers, mp_context=forkserver, max_tasks_per_child=1
+                    self._workers,
+                    mp_context=forkserver,
+                    max_tasks_per_child=1,
+                    initializer=_end_with_parent,
                 )
             else:  # spawn, never fork: the server has threads a fork would copy
                 spawn = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(self._workers, mp_context=spawn)
+                self._pool = ProcessPoolExecutor(
+                    self._workers, mp_context=spawn, initializer=_end_with_parent
+                )
         return self._pool
 
     async def run(self, target: str, *args: Any) -> Any:
@@ -72,6 +81,20 @@ class WorkerPool:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def _end_with_parent() -> None:
+    """In a worker: exit once its parent (the server, or the forkserver, which ends with
+    the server) is gone. An idle worker waits for its next task on a pipe whose writing
+    end it may hold too, so it would never see the server die."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="end with the server", daemon=True).start()
 
 
 def _call(target: str, args: tuple[Any, ...], nice: bool = True) -> Any:

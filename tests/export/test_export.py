@@ -134,3 +134,20 @@ def test_the_export_worker_ends_with_the_server(tmp_path):
     finally:
         assert srv.stop() == 0
     assert all(wait_gone(pid) for pid in workers)
+
+
+def test_the_export_worker_ends_when_the_server_is_killed(tmp_path):
+    """A crash too: a kept worker waits on a pipe whose other end it holds as well, so
+    it must watch for the server's end itself."""
+    import signal
+
+    from jls_client import child_pids, wait_gone
+
+    srv = start_server_in(tmp_path)
+    try:
+        assert srv.api().get("api/nbconvert").status_code == 200  # starts the worker
+        workers = child_pids(srv.proc.pid)
+        assert workers
+    finally:
+        srv.stop(signal.SIGKILL)
+    assert all(wait_gone(pid, timeout=10) for pid in workers)

@@ -64,9 +64,11 @@ def test_pooled_kernels_stop_with_the_server(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     srv = start_server(str(root), str(tmp_path), "--pool-size", "2")
-    wait_until(lambda: len(kernel_pids(srv.proc.pid)) == 2, what="the pool to fill")
-    pids = kernel_pids(srv.proc.pid)
-    assert srv.stop() == 0
+    try:
+        wait_until(lambda: len(kernel_pids(srv.proc.pid)) == 2, what="the pool to fill")
+        pids = kernel_pids(srv.proc.pid)
+    finally:
+        assert srv.stop() == 0  # a failure above must not leave the server running
     for pid in pids:
         assert wait_gone(pid, 5), f"pooled kernel {pid} orphaned"
 
