@@ -101,11 +101,6 @@ def _flag(handler: APIHandler, name: str, default: bool) -> bool:
     return value == "1"
 
 
-def _has_body(request: Any) -> bool:
-    headers = request.headers
-    return headers.get("Content-Length", "0") != "0" or "Transfer-Encoding" in headers
-
-
 @web.stream_request_body
 class ContentsHandler(ContentsAPIHandler):
     """Bodies are read as they arrive: a large save goes to a spool file, not memory."""
@@ -125,10 +120,10 @@ class ContentsHandler(ContentsAPIHandler):
             self._refusal = self._refusal or refusal
         if self._refusal is None:
             self._body = IncomingBody(spill_at=self.contents.offload_bytes)
-        elif _has_body(self.request):
-            self._refuse_after_body(self._refusal)
         else:
-            raise self._refusal
+            # Even an empty body: answered while tornado still reads the (empty) body,
+            # the connection is closed too (a refused DELETE reset the next request).
+            self._refuse_after_body(self._refusal)
 
     def _refuse_after_body(self, refusal: web.HTTPError) -> None:
         """Read a refused request's body to its end, keeping none of it, then refuse.

@@ -160,6 +160,9 @@ def test_a_refused_save_leaves_the_connection_usable(server, browser, who):
         for _ in range(3):
             status = _raw_request(conn, server, "PUT", "/api/contents/refused.txt", body, headers)
             assert status.startswith("HTTP/1.1 403 "), status
+            # and one without a body (refused while tornado still read its empty body)
+            status = _raw_request(conn, server, "DELETE", "/api/contents/refused.txt", b"", headers)
+            assert status.startswith("HTTP/1.1 403 "), status
         status = _raw_request(conn, server, "GET", f"/api/status?token={server.token}")
         assert status.startswith("HTTP/1.1 200 "), status
     assert not os.path.exists(os.path.join(server.root, "refused.txt"))
