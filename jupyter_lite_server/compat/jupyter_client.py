@@ -2,6 +2,8 @@
 
 * ``_async_finish_shutdown(waittime, pollinterval, restart)``: we poll for the
   process's exit every 10 ms instead of 100 ms (same shutdown steps).
+* ``_control_socket`` / ``_close_control_socket``: closed without lingering
+  (see :meth:`FastShutdownKernelManager._close_control_socket`).
 * ``KernelSpecManager._kernel_dirs_default``: see :class:`LeanKernelSpecManager`.
 * ``_attempted_start`` and ``_launch_args``: what ``start_kernel`` records and
   ``restart_kernel`` relaunches with; a kernel adopted from an earlier server
@@ -60,6 +62,19 @@ class FastShutdownKernelManager(AsyncKernelManager):
         self, waittime: float | None = None, pollinterval: float = 0.01, restart: bool = False
     ) -> None:
         await super()._async_finish_shutdown(waittime, pollinterval, restart)
+
+    def _close_control_socket(self) -> None:
+        """Drop what the control socket still holds instead of lingering 100 ms.
+
+        It is closed once the process has ended. A ``shutdown_request`` sent to a
+        kernel that was already dead (killed by jupyter_client's interrupt during
+        its start-up) is still queued then; a restarted kernel binds the same
+        ports, and one that starts within the linger time (a forked kernel takes
+        ~50 ms) received it and shut itself down: the restart failed.
+        """
+        if self._control_socket is not None:
+            self._control_socket.close(linger=0)
+            self._control_socket = None
 
 
 def set_relaunch_arguments(manager: AsyncKernelManager, launch_args: dict[str, Any]) -> None:
