@@ -234,8 +234,11 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
             header = struct.pack("!BBH", opcode, 126, length)
         else:
             header = struct.pack("!BBQ", opcode, 127, length)
-        self._outgoing.append(header)
-        self._outgoing.extend(chunks)
+        if length < 65536:  # one bytes per small message: _flush then handles few items
+            self._outgoing.append(b"".join((header, *chunks)))
+        else:
+            self._outgoing.append(header)
+            self._outgoing.extend(chunks)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)

@@ -136,8 +136,12 @@ def to_zmq(parts: Sequence[Frame], signer: Signer) -> list[Frame]:
     return [DELIMITER, signer.sign(parts), *parts]
 
 
+#: One encoder for every message: ``json.dumps`` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    return _ENCODER.encode(obj).encode()
 
 
 def new_header(msg_type: str, session: str, username: str = "jls") -> dict[str, Any]:
