@@ -6,7 +6,8 @@
 Parts:
   stall   worst latency of GET /api/status and of an execute round trip on another
           kernel while a 50 MB notebook is saved, the same is opened, a 20,000-file
-          folder is listed and a notebook is exported (probes in their own process)
+          folder is listed, a notebook is exported and a third kernel prints 50 MB
+          to a client (probes in their own process)
   idle    100 idle kernels: server RSS per kernel and server CPU while idle
   keeper  jls with --sessions-db: PSS of the iopub keepers per kernel (jls only:
           jupyter_server's kernels do not outlive it)
@@ -40,6 +41,7 @@ from scale_probes import (
     Server,
     children,
     cmdline,
+    print_and_receive,
     proc_cpu_s,
     proc_pss_mb,
     proc_rss_mb,
@@ -82,9 +84,11 @@ def js_command(jupyter: str) -> str:
     return f"{shlex.quote(jupyter)} server {JS_FLAGS}"
 
 
-def servers(args: argparse.Namespace, root: str, *jls_extra: str) -> list[Server]:
+def servers(
+    args: argparse.Namespace, root: str, *jls_extra: str, js_extra: str = ""
+) -> list[Server]:
     return [Server("jls", jls_command(args.jls_python, *jls_extra), root),
-            Server("jupyter_server", js_command(args.jupyter), root)]  # fmt: skip
+            Server("jupyter_server", f"{js_command(args.jupyter)} {js_extra}", root)]  # fmt: skip
 
 
 def wait_kernel_idle(server: Server, kernel_id: str, timeout: float = 300) -> None:
@@ -112,21 +116,25 @@ def wait_kernel_idle(server: Server, kernel_id: str, timeout: float = 300) -> No
 # --- stall ---------------------------------------------------------------------------
 
 
-def stall_ops(server: Server, body: bytes) -> list[tuple[str, Any]]:
+def stall_ops(server: Server, body: bytes, output_kernel: str) -> list[tuple[str, Any]]:
     return [
         ("save 50 MB notebook", lambda: server.request("PUT", "/api/contents/saved.ipynb", body)),
         ("open 50 MB notebook", lambda: server.request("GET", "/api/contents/big.ipynb")),
         ("list 20,000 files", lambda: server.request("GET", "/api/contents/many")),
         ("export notebook (HTML)",
          lambda: server.request("GET", "/nbconvert/html/export.ipynb?download=1")),
+        ("print 50 MB to a tab (another kernel)",
+         lambda: print_and_receive(server, output_kernel, 50_000_000)),
     ]  # fmt: skip
 
 
 def measure_stall(server: Server, body: bytes) -> dict[str, dict[str, float]]:
     kernel = server.json("POST", "/api/kernels", {"name": "python3"})
     wait_kernel_idle(server, kernel["id"])
+    output_kernel = server.json("POST", "/api/kernels", {"name": "python3"})
+    wait_kernel_idle(server, output_kernel["id"])
     results: dict[str, dict[str, float]] = {}
-    for name, op in stall_ops(server, body):
+    for name, op in stall_ops(server, body, output_kernel["id"]):
         op()  # once before: imports and caches on both sides, as a running server has
         with Probes(server, kernel["id"]) as probes:
             time.sleep(1.5)
@@ -142,7 +150,8 @@ def measure_stall(server: Server, body: bytes) -> dict[str, dict[str, float]]:
             "execute_ms": worst_during(samples["execute"], start, end),
         }
         print(f"  {server.label} {name}: {results[name]}", flush=True)
-    server.request("DELETE", f"/api/kernels/{kernel['id']}")
+    for kernel_id in (kernel["id"], output_kernel["id"]):
+        server.request("DELETE", f"/api/kernels/{kernel_id}")
     return results
 
 
@@ -153,7 +162,9 @@ def part_stall(args: argparse.Namespace, work: str) -> Rows:
     with open(os.path.join(root, "big.ipynb")) as f:
         body = json.dumps({"type": "notebook", "format": "json", "content": json.load(f)}).encode()
     measured = {}
-    for server in servers(args, root, "--no-collaboration"):
+    # jupyter_server drops output beyond 1 MB/s unless told not to (as for jbench's 200 MB)
+    js_extra = "--ZMQChannelsWebsocketConnection.limit_rate=False"
+    for server in servers(args, root, "--no-collaboration", js_extra=js_extra):
         server.start(os.path.join(work, f"stall-{server.label}.log"))
         try:
             measured[server.label] = measure_stall(server, body)

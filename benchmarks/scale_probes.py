@@ -140,6 +140,34 @@ def round_trip(ws: Any, code: str = "1", timeout: float = 60) -> float:
     raise TimeoutError("no execute_reply")
 
 
+def print_and_receive(
+    server: Server, kernel_id: str, size: int, timeout: float = 300
+) -> tuple[int, bytes]:
+    """One write of ``size`` characters on ``kernel_id``'s stdout; done once a client
+    (the default protocol) has every character and the reply."""
+    import websocket  # websocket-client: the harness's own client
+
+    ws = websocket.create_connection(server.ws_url(kernel_id), header=server.headers(),
+                                     timeout=timeout)  # fmt: skip
+    try:
+        msg_id, text = execute_message(
+            f"import sys; sys.stdout.write('x' * {size}); sys.stdout.flush()"
+        )
+        ws.send(text)
+        received, replied = 0, False
+        while received < size or not replied:
+            message = json.loads(ws.recv())
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if message.get("msg_type") == "stream":
+                received += len(message["content"]["text"])
+            elif message.get("msg_type") == "execute_reply":
+                replied = True
+        return 200, b""
+    finally:
+        ws.close()
+
+
 def _probe_main(port: int, token: str, kernel_id: str, stop: Any, out: Any) -> None:
     import websocket  # websocket-client: the harness's own client
 

@@ -52,3 +52,23 @@ def test_output_that_is_not_utf8_never_breaks_the_text_frame(api, kernel, size):
     again, _ = ch.execute("1 + 1")  # the same connection still works
     assert again["status"] == "ok"
     ch.close()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_output_around_a_large_message_keeps_its_order(api, kernel, protocol):
+    """A message over 4 MB is checked on a worker thread while the kernel's later
+    messages wait: they still arrive after it, whole and in order."""
+    ch = api.channels(kernel["id"], protocol)
+    code = (
+        "import sys\n"
+        "for i in range(3): print(f'before {i}', flush=True)\n"
+        "sys.stdout.write('y' * (5 << 20)); sys.stdout.flush()\n"
+        "for i in range(3): print(f'after {i}', flush=True)"
+    )
+    reply, iopub = ch.execute(code, timeout=120)
+    assert reply["status"] == "ok"
+    before = "".join(f"before {i}\n" for i in range(3))
+    after = "".join(f"after {i}\n" for i in range(3))
+    assert stream_text(iopub) == before + "y" * (5 << 20) + after
+    assert iopub[-1]["content"] == {"execution_state": "idle"}
+    ch.close()

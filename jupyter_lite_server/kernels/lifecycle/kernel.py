@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -134,11 +135,37 @@ class ManagedKernel:
 
     def _on_iopub(self, frames: list[Any]) -> None:
         replayed = bool(frames) and frames[0] == wire.REPLAY_FRAME
+        if replayed:
+            frames = frames[1:]
+        channel = self._iopub
+        if channel is not None and sum(map(len, frames)) >= wire.OFF_LOOP_BYTES:
+            # Checked on a worker thread; the channel waits meanwhile, so that
+            # what follows this message is still relayed after it.
+            channel.pause()
+            checked = asyncio.get_running_loop().run_in_executor(
+                None, wire.parse_zmq_checked, frames, self.signer
+            )
+            checked.add_done_callback(functools.partial(self._on_checked, replayed, channel))
+            return
         try:
-            msg = wire.parse_zmq(frames[1:] if replayed else frames, self.signer)
+            msg = wire.parse_zmq(frames, self.signer)
         except wire.WireError as exc:
             log.warning("Kernel %s: dropped an iopub message: %s", self.id, exc)
             return
+        self._relay_iopub(msg, replayed)
+
+    def _on_checked(
+        self, replayed: bool, channel: ZMQChannel, checked: asyncio.Future[wire.KernelMessage]
+    ) -> None:
+        try:
+            if not checked.cancelled():
+                self._relay_iopub(checked.result(), replayed)
+        except wire.WireError as exc:
+            log.warning("Kernel %s: dropped an iopub message: %s", self.id, exc)
+        finally:
+            channel.resume()
+
+    def _relay_iopub(self, msg: wire.KernelMessage, replayed: bool) -> None:
         if replayed:
             for observer in self.iopub_observers:
                 observer(msg)

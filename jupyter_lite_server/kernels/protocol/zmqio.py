@@ -54,18 +54,30 @@ class ZMQChannel:
         self._loop = asyncio.get_running_loop()
         self._fd: int = socket.getsockopt(zmq.FD)  # type: ignore[assignment]
         self._closed = False
+        self._paused = False
         self._loop.add_reader(self._fd, self._drain)
         self._loop.call_soon(self._drain)  # messages may already be waiting: no edge for them
 
     def _drain(self) -> None:
         socket = self.socket
-        while not self._closed and socket.getsockopt(_EVENTS) & _POLLIN:  # type: ignore
+        while not (self._closed or self._paused):
+            if not socket.getsockopt(_EVENTS) & _POLLIN:  # type: ignore
+                return
             try:
                 frames = recv_parts(socket)
             except zmq.Again:
                 break
             if self.on_message is not None:
                 self.on_message(frames)
+
+    def pause(self) -> None:
+        """Read nothing more (messages wait in ZMQ, in order) until :meth:`resume`."""
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+        if not self._closed:  # the edge that announced the waiting messages is gone
+            self._loop.call_soon(self._drain)
 
     def _events(self) -> int:
         return self.socket.getsockopt(_EVENTS)  # type: ignore

@@ -39,6 +39,26 @@ def test_malformed_zmq_frames_are_refused_with_a_reason(frames, problem):
         wire.parse_zmq(frames, SIGNER)
 
 
+def test_the_off_loop_check_verifies_and_makes_the_json_parts_utf8_once():
+    """parse_zmq_checked (large messages, on a worker thread): a bad signature is refused;
+    invalid UTF-8 in a JSON part is replaced there, and a JSON client's frame is the same
+    as if the check had been made while framing; binary buffers are left untouched."""
+    header = wire.new_header("stream", "session-1")
+    content = b'{"name": "stdout", "text": "caf\xed\xb3\xa9"}'  # a lone surrogate
+    parts = [*wire.build_parts(header, {}, {}, {})[:3], content, b"\xff\xfe"]
+    frames = wire.to_zmq(parts, SIGNER)
+    with pytest.raises(wire.WireError, match="signature"):
+        wire.parse_zmq_checked([*frames[:1], b"0" * 64, *frames[2:]], SIGNER)
+    checked = wire.parse_zmq_checked(frames, SIGNER)
+    assert checked.utf8_checked
+    assert checked.content() == {"name": "stdout", "text": "caf\ufffd\ufffd\ufffd"}
+    assert checked.parts[4] == b"\xff\xfe"
+    plain = wire.parse_zmq(frames, SIGNER)
+    assert b"".join(wire.to_ws_json(checked, "iopub")[0]) == b"".join(
+        wire.to_ws_json(plain, "iopub")[0]
+    )
+
+
 def test_a_header_that_is_not_an_object_is_refused():
     parts = [b"[1]", b"{}", b"{}", b"{}"]
     with pytest.raises(wire.WireError, match="object"):
