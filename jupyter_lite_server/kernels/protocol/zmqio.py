@@ -61,7 +61,7 @@ class ZMQChannel:
     def _drain(self) -> None:
         socket = self.socket
         while not (self._closed or self._paused):
-            if not socket.getsockopt(_EVENTS) & _POLLIN:  # type: ignore
+            if not socket.getsockopt(_EVENTS) & _POLLIN:  # type: ignore[operator]
                 return
             try:
                 frames = recv_parts(socket)
@@ -80,7 +80,7 @@ class ZMQChannel:
             self._loop.call_soon(self._drain)
 
     def _events(self) -> int:
-        return self.socket.getsockopt(_EVENTS)  # type: ignore
+        return self.socket.getsockopt(_EVENTS)  # type: ignore[return-value]
 
     def send(self, frames: Sequence[bytes | memoryview]) -> bool:
         """Queue a message without ever blocking the event loop; False if it was dropped.
