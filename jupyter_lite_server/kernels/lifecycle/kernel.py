@@ -142,8 +142,9 @@ class ManagedKernel:
             # Checked on a worker thread; the channel waits meanwhile, so that
             # what follows this message is still relayed after it.
             channel.pause()
+            utf8 = any(client.protocol != "v1" for client in self.clients)
             checked = asyncio.get_running_loop().run_in_executor(
-                None, wire.parse_zmq_checked, frames, self.signer
+                None, wire.parse_zmq_checked, frames, self.signer, utf8
             )
             checked.add_done_callback(functools.partial(self._on_checked, replayed, channel))
             return

@@ -48,8 +48,10 @@ def test_the_off_loop_check_verifies_and_makes_the_json_parts_utf8_once():
     parts = [*wire.build_parts(header, {}, {}, {})[:3], content, b"\xff\xfe"]
     frames = wire.to_zmq(parts, SIGNER)
     with pytest.raises(wire.WireError, match="signature"):
-        wire.parse_zmq_checked([*frames[:1], b"0" * 64, *frames[2:]], SIGNER)
-    checked = wire.parse_zmq_checked(frames, SIGNER)
+        wire.parse_zmq_checked([*frames[:1], b"0" * 64, *frames[2:]], SIGNER, utf8=True)
+    as_sent = wire.parse_zmq_checked(frames, SIGNER, utf8=False)  # v1 clients only
+    assert not as_sent.utf8_checked and as_sent.parts[3] == content
+    checked = wire.parse_zmq_checked(frames, SIGNER, utf8=True)
     assert checked.utf8_checked
     assert checked.content() == {"name": "stdout", "text": "caf\ufffd\ufffd\ufffd"}
     assert checked.parts[4] == b"\xff\xfe"
