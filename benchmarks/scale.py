@@ -37,6 +37,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from scale_probes import (
     JS_FLAGS,
+    JS_NO_RATE_LIMIT,
     Probes,
     Server,
     children,
@@ -162,9 +163,7 @@ def part_stall(args: argparse.Namespace, work: str) -> Rows:
     with open(os.path.join(root, "big.ipynb")) as f:
         body = json.dumps({"type": "notebook", "format": "json", "content": json.load(f)}).encode()
     measured = {}
-    # jupyter_server drops output beyond 1 MB/s unless told not to (as for jbench's 200 MB)
-    js_extra = "--ZMQChannelsWebsocketConnection.limit_rate=False"
-    for server in servers(args, root, "--no-collaboration", js_extra=js_extra):
+    for server in servers(args, root, "--no-collaboration", js_extra=JS_NO_RATE_LIMIT):
         server.start(os.path.join(work, f"stall-{server.label}.log"))
         try:
             measured[server.label] = measure_stall(server, body)
@@ -266,7 +265,7 @@ JBENCH_RUNS = [
                            "--sustained-seconds", "60"], ""),
     ("16x10", "sustained", ["--sustained-kernels", "16", "--sustained-rate", "10",
                             "--sustained-seconds", "60"], ""),
-    ("200MB", "iopub", ["--big-mb", "200"], "--ZMQChannelsWebsocketConnection.limit_rate=False"),
+    ("200MB", "iopub", ["--big-mb", "200"], JS_NO_RATE_LIMIT),
 ]  # fmt: skip
 
 JBENCH_ROWS = [

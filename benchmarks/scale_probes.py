@@ -31,6 +31,9 @@ JS_FLAGS = (
     "--ServerApp.port_retries=0 --IdentityProvider.token={token} --ServerApp.root_dir={root}"
 )
 
+#: jupyter_server drops iopub output beyond 1 MB/s unless told not to; jls never drops it.
+JS_NO_RATE_LIMIT = "--ZMQChannelsWebsocketConnection.limit_rate=False"
+
 
 def free_port() -> int:
     with socket.socket() as s:
