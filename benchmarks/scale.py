@@ -92,9 +92,12 @@ def servers(
             Server("jupyter_server", f"{js_command(args.jupyter)} {js_extra}", root)]  # fmt: skip
 
 
-def wait_kernel_idle(server: Server, kernel_id: str, timeout: float = 300) -> None:
+def wait_kernel_idle(server: Server, kernel_id: str, timeout: float = 300) -> bool:
     """One execute round trip; reconnecting as JupyterLab does if the server closes the
-    websocket first (jupyter_server does when a starting kernel is slow to answer)."""
+    websocket first (jupyter_server does when a starting kernel is slow to answer).
+    False if the server no longer has the kernel (jupyter_server removes one whose
+    start failed, e.g. on a port another kernel took while 100 start at once), or if
+    it did not answer within ``timeout`` (one whose ports collided may never)."""
     import websocket
     from scale_probes import round_trip
 
@@ -105,13 +108,27 @@ def wait_kernel_idle(server: Server, kernel_id: str, timeout: float = 300) -> No
                                              timeout=120)  # fmt: skip
             try:
                 round_trip(ws, timeout=120)
-                return
+                return True
             finally:
                 ws.close()
-        except (OSError, websocket.WebSocketException):
+        except websocket.WebSocketBadStatusException as exc:
+            if exc.status_code == 404:
+                print(f"  {server.label}: kernel {kernel_id} is gone (404)", flush=True)
+                return False
             if time.monotonic() > deadline:
                 raise
             time.sleep(1)
+        except (OSError, websocket.WebSocketException):
+            if time.monotonic() > deadline:
+                print(f"  {server.label}: kernel {kernel_id} did not answer in {timeout} s",
+                      flush=True)  # fmt: skip
+                return False
+            time.sleep(1)
+
+
+def must_answer(server: Server, kernel_id: str) -> None:
+    if not wait_kernel_idle(server, kernel_id):
+        raise RuntimeError(f"{server.label} lost kernel {kernel_id} at start")
 
 
 # --- stall ---------------------------------------------------------------------------
@@ -131,9 +148,9 @@ def stall_ops(server: Server, body: bytes, output_kernel: str) -> list[tuple[str
 
 def measure_stall(server: Server, body: bytes) -> dict[str, dict[str, float]]:
     kernel = server.json("POST", "/api/kernels", {"name": "python3"})
-    wait_kernel_idle(server, kernel["id"])
+    must_answer(server, kernel["id"])
     output_kernel = server.json("POST", "/api/kernels", {"name": "python3"})
-    wait_kernel_idle(server, output_kernel["id"])
+    must_answer(server, output_kernel["id"])
     results: dict[str, dict[str, float]] = {}
     for name, op in stall_ops(server, body, output_kernel["id"]):
         op()  # once before: imports and caches on both sides, as a running server has
@@ -186,22 +203,24 @@ def measure_idle(server: Server, n: int, idle_seconds: float) -> dict[str, float
     time.sleep(3)
     base_rss = proc_rss_mb(server.pid)
     ids = [server.json("POST", "/api/kernels", {"name": "python3"})["id"]]
-    wait_kernel_idle(server, ids[0])
+    must_answer(server, ids[0])
     time.sleep(3)
     first_rss = proc_rss_mb(server.pid)  # what the first kernel loads once (code, ZMQ)
     ids += [server.json("POST", "/api/kernels", {"name": "python3"})["id"] for _ in range(n - 1)]
-    for kernel_id in ids:
-        wait_kernel_idle(server, kernel_id)
+    answering = [kernel_id for kernel_id in ids if wait_kernel_idle(server, kernel_id)]
+    # Per kernel the server still holds (listed, answering or not): one it removed after
+    # a failed start costs it nothing more.
+    lost, n = n - len(answering), len(server.json("GET", "/api/kernels"))
     time.sleep(10)  # let start-up work settle
     rss = proc_rss_mb(server.pid)
     cpu0, t0 = proc_cpu_s(server.pid), time.monotonic()
     time.sleep(idle_seconds)
     cpu = (proc_cpu_s(server.pid) - cpu0) / (time.monotonic() - t0)
-    for kernel_id in ids:
-        server.request("DELETE", f"/api/kernels/{kernel_id}")
+    for kernel in server.json("GET", "/api/kernels"):
+        server.request("DELETE", f"/api/kernels/{kernel['id']}")
     result = {"rss_per_kernel_mb": round((rss - base_rss) / n, 3),
               "rss_per_added_kernel_mb": round((rss - first_rss) / (n - 1), 3),
-              "idle_cpu_pct": round(100 * cpu, 2)}  # fmt: skip
+              "idle_cpu_pct": round(100 * cpu, 2), "lost_at_start": lost}  # fmt: skip
     print(f"  {server.label} {n} idle kernels: {result}", flush=True)
     return result
 
@@ -225,6 +244,8 @@ def part_idle(args: argparse.Namespace, work: str) -> Rows:
          a["rss_per_added_kernel_mb"], b["rss_per_added_kernel_mb"], ""),
         ("idle", f"{n} idle kernels: server CPU, % of a core", a["idle_cpu_pct"],
          b["idle_cpu_pct"], "<= 0.5 %"),
+        ("idle", f"{n} kernels started at once: removed or not answering",
+         a["lost_at_start"], b["lost_at_start"], ""),
     ]  # fmt: skip
 
 
@@ -241,7 +262,7 @@ def part_keeper(args: argparse.Namespace, work: str) -> Rows:
     try:
         ids = [server.json("POST", "/api/kernels", {"name": "python3"})["id"] for _ in range(n)]
         for kernel_id in ids:
-            wait_kernel_idle(server, kernel_id)
+            must_answer(server, kernel_id)
         time.sleep(5)
         procs = [pid for pid in [*children(server.pid), server.pid]]
         keepers = [pid for pid in procs if "iopub_keeper" in cmdline(pid)]
@@ -371,6 +392,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small fixtures, to try the script")
     parser.add_argument("--quiet", action="store_true", help="hide jbench's own output")
     parser.add_argument("--markdown", help="write the table here too")
+    parser.add_argument("--keep-logs", action="store_true",
+                        help="keep the work folder (server logs) when a part failed")
     args = parser.parse_args()
     # 100 kernels take more descriptors than a default soft limit of 1024 allows a
     # server that does not raise its own (jupyter_server): both get the hard limit.
@@ -378,6 +401,7 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     work = tempfile.mkdtemp(prefix="jls-scale-")
     rows: Rows = []
+    failed = False
     try:
         for part in args.only.split(","):
             print(f"== {part}", flush=True)
@@ -387,8 +411,12 @@ def main() -> None:
                 print(f"  {part} FAILED: {exc!r}", flush=True)
                 traceback.print_exc()
                 rows.append((part, f"FAILED: {exc!r}"[:200], "-", "-", ""))
+                failed = True
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if failed and args.keep_logs:
+            print(f"Server logs kept in {work}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     text = table(rows, shlex.join(["python3", os.path.relpath(sys.argv[0]), *sys.argv[1:]]))
     print(text)
     if args.markdown:

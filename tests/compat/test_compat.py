@@ -48,6 +48,25 @@ def test_jupyter_client_restarts_with_the_launch_arguments_we_set():
     assert km._launch_args == {"cwd": "/", "env": {}}
 
 
+async def test_a_started_kernel_holds_no_control_connection_and_still_shuts_down_by_request():
+    km = FastShutdownKernelManager(kernel_name="python3")
+    await km.start_kernel()
+    process = km.provisioner.process  # type: ignore[union-attr]
+    try:
+        assert km._control_socket is None, "an idle kernel would keep a control connection"
+        client = km.client()
+        client.start_channels()
+        try:  # ready: a kernel still starting dies of jupyter_client's pre-shutdown SIGINT
+            await client.wait_for_ready(timeout=60)
+        finally:
+            client.stop_channels()
+    finally:
+        await km.shutdown_kernel(now=False)
+    # jupyter_client connects the socket again for the shutdown_request: a kernel that
+    # read it exits by itself (0); one that never got it is terminated (-SIGTERM).
+    assert process.returncode == 0
+
+
 def test_jupyterhub_still_patches_xsrf_through_the_method_we_disable():
     from jupyterhub.services import auth
 
