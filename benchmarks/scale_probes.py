@@ -147,11 +147,16 @@ def print_and_receive(
     server: Server, kernel_id: str, size: int, timeout: float = 300
 ) -> tuple[int, bytes]:
     """One write of ``size`` characters on ``kernel_id``'s stdout; done once a client
-    (the default protocol) has every character and the reply."""
+    (the default protocol) has every character and the reply.
+
+    The client leaves the UTF-8 check of text frames to ``json.loads``, as a browser
+    leaves it to native code: websocket-client's own check is a Python loop that took
+    17-30 s for 50 MB and kept a core busy throughout, so on two cores the probes
+    measured that contention more than either server."""
     import websocket  # websocket-client: the harness's own client
 
     ws = websocket.create_connection(server.ws_url(kernel_id), header=server.headers(),
-                                     timeout=timeout)  # fmt: skip
+                                     timeout=timeout, skip_utf8_validation=True)  # fmt: skip
     try:
         msg_id, text = execute_message(
             f"import sys; sys.stdout.write('x' * {size}); sys.stdout.flush()"

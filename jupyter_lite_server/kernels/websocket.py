@@ -29,6 +29,9 @@ from .lifecycle.parking import ParkedSession, dropped_notice, lost_output_notice
 from .manager import MappingKernelManager, UnknownKernel
 from .protocol import wire
 
+#: The most of one large payload handed to the socket per event-loop turn (see _flush).
+WRITE_SLICE = 1 << 20
+
 log = logging.getLogger("jls.kernels")
 
 
@@ -251,13 +254,24 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
             return
         small: list[wire.Frame] = []
         try:
-            for chunk in chunks:
+            for index, chunk in enumerate(chunks):
                 if len(chunk) < 65536:
                     small.append(chunk)
                     continue
                 if small:  # keep order; big payloads are handed over without a copy
                     stream.write(b"".join(small))
                     small = []
+                if len(chunk) > WRITE_SLICE:
+                    # tornado writes a buffer for as long as the socket takes it: to a
+                    # client reading as fast, 50 MB in one go, holding the event loop
+                    # ~40 ms. One slice per loop turn; the rest (and all queued after
+                    # it) waits until tornado has handed the slice to the socket.
+                    view = memoryview(chunk)
+                    written = stream.write(view[:WRITE_SLICE])
+                    self._outgoing[:0] = [view[WRITE_SLICE:], *chunks[index + 1 :]]
+                    self._flush_scheduled = True
+                    written.add_done_callback(self._continue_flush)
+                    break
                 written = stream.write(chunk)
             if small:
                 written = stream.write(b"".join(small))
@@ -268,6 +282,13 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
             self._backlog = Backlog(self._backlog_limit)
         if self._backlog is not None:
             written.add_done_callback(self._drained)  # resume once the peer took it all
+
+    def _continue_flush(self, written: asyncio.Future) -> None:
+        if written.cancelled() or written.exception() is not None:
+            self._outgoing = []  # the connection closed meanwhile
+            self._flush_scheduled = False
+            return
+        self._flush()
 
     def _drained(self, written: asyncio.Future) -> None:
         """The stream took everything: send what waited, after a word on what was lost."""

@@ -1,6 +1,9 @@
 """Every byte of output reaches the client, however much and however fast."""
 
+import socket
+
 import pytest
+import websocket
 from jls_client import stream_text
 
 PROTOCOLS = ["json", "v1"]
@@ -72,3 +75,29 @@ def test_output_around_a_large_message_keeps_its_order(api, kernel, protocol):
     assert stream_text(iopub) == before + "y" * (5 << 20) + after
     assert iopub[-1]["content"] == {"execution_state": "idle"}
     ch.close()
+
+
+def test_a_client_leaving_in_the_middle_of_a_large_message_leaves_no_trace(
+    server, api, kernel
+):
+    """A large message goes to the socket a slice per loop turn; a client that goes away
+    with most of it still waiting ends that quietly, and the kernel serves the next."""
+    log_start = len(server.log_text())
+    leaving = websocket.create_connection(  # a client that does not read
+        server.url.replace("http", "ws", 1) + f"api/kernels/{kernel['id']}/channels",
+        header=[f"Authorization: token {server.token}"],
+        sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)],
+    )
+    reader = api.channels(kernel["id"], "v1")
+    reply, iopub = reader.execute(
+        "import sys; sys.stdout.write('z' * (20 << 20)); sys.stdout.flush()", timeout=120
+    )
+    assert reply["status"] == "ok" and len(stream_text(iopub)) == 20 << 20
+    leaving.close()  # most of the 20 MB frame is still waiting for it
+
+    reply, iopub = reader.execute("print('still here')", timeout=120)
+    assert reply["status"] == "ok"
+    assert stream_text(iopub) == "still here\n"
+    reader.close()
+    log = server.log_text()[log_start:]
+    assert "Traceback" not in log and "never retrieved" not in log, log[-3000:]
