@@ -253,6 +253,7 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
         if stream is None or not chunks:
             return
         small: list[wire.Frame] = []
+        sliced = False
         try:
             for index, chunk in enumerate(chunks):
                 if len(chunk) < 65536:
@@ -269,7 +270,7 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
                     view = memoryview(chunk)
                     written = stream.write(view[:WRITE_SLICE])
                     self._outgoing[:0] = [view[WRITE_SLICE:], *chunks[index + 1 :]]
-                    self._flush_scheduled = True
+                    self._flush_scheduled = sliced = True
                     written.add_done_callback(self._continue_flush)
                     break
                 written = stream.write(chunk)
@@ -277,10 +278,13 @@ class KernelChannelsHandler(AuthenticatedWebSocketMixin, WebSocketHandler):
                 written = stream.write(b"".join(small))
         except StreamClosedError:
             return
-        self._queued = unsent_bytes(stream)
+        # What waits behind a slice counts as unsent, and the backlog is released only
+        # once the stream took everything: a slow reader stays bounded as without slices.
+        held = sum(map(len, self._outgoing)) if sliced else 0
+        self._queued = unsent_bytes(stream) + held
         if self._backlog is None and self._queued > self._send_limit:
             self._backlog = Backlog(self._backlog_limit)
-        if self._backlog is not None:
+        if self._backlog is not None and not sliced:
             written.add_done_callback(self._drained)  # resume once the peer took it all
 
     def _continue_flush(self, written: asyncio.Future) -> None:
