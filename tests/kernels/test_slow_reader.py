@@ -1,13 +1,16 @@
 """One websocket client that stops reading neither grows the server nor slows the others.
 
 A real kernel prints 150 MB while one client's socket is never read (its
-receive buffer shrunk to 4 KiB) and another client reads everything.
+receive buffer shrunk to 4 KiB), or is read slowly, and another client reads
+everything.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import threading
+import time
 
 import pytest
 import websocket
@@ -77,6 +80,64 @@ def test_a_client_that_stops_reading_is_bounded_and_told_what_it_lost(server):
     assert dropped > 0 and len(received) + dropped >= CHUNKS - 2
     assert received == sorted(received) and received[-1] == CHUNKS - 1  # newest kept
     stalled.close()
+    reader.close()
+
+
+def test_a_client_reading_slowly_is_bounded_while_large_messages_go_out_in_slices(server):
+    """Each message here (1 MiB of text, in JSON) is over the 1 MB handed to the socket
+    per loop turn, so it goes out in slices. A slice the slow client takes must not
+    release what waits for it: the server stays bounded and the client is told what
+    it lost, as one that does not read at all is."""
+    api = server.api()
+    kernel_id = api.start_kernel()["id"]
+    reader = api.channels(kernel_id, "v1")
+    reader.execute("import sys, time")
+    slow = websocket.create_connection(
+        server.url.replace("http", "ws", 1) + f"api/kernels/{kernel_id}/channels",
+        header=[f"Authorization: token {server.token}"],
+        sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)],
+        skip_utf8_validation=True,
+    )
+    slow.settimeout(120)
+    received: list[dict] = []
+    done = threading.Event()
+
+    def read_slowly() -> None:  # about 10 MB/s: a client on a slow link
+        try:
+            while True:
+                msg = json.loads(slow.recv())
+                received.append(msg)
+                if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle" \
+                        and msg["parent_header"].get("msg_type") == "execute_request":  # fmt: skip
+                    return
+                time.sleep(0.1)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=read_slowly, daemon=True)
+    before = rss_kib(server.proc.pid)
+    thread.start()
+    code = (
+        f"for i in range({CHUNKS}):\n"
+        "    sys.stdout.write(f'{i:04d}' + 'x' * ((1 << 20) - 4)); sys.stdout.flush()\n"
+        "    time.sleep(0.005)\n"
+    )
+    reply, iopub = reader.execute(code, timeout=120)
+    assert reply["status"] == "ok"
+    assert len(stream_text(iopub)) == CHUNKS << 20  # the fast client got everything
+    growth = rss_kib(server.proc.pid) - before
+    # What waits for it is bounded by the send buffer plus the backlog (16 MiB here);
+    # twice that leaves room for the allocator (releasing it per slice let ~60 MiB grow).
+    assert growth < 2 * (SEND_BUFFER + BACKLOG) >> 10, f"the server grew by {growth} KiB"
+    assert done.wait(60), "the slow client never saw the end of the request"
+    texts = [m["content"]["text"] for m in received if m["msg_type"] == "stream"]
+    notices = [t for t in texts if t.startswith("[jls]")]
+    assert notices and "read more slowly" in notices[0]
+    chunks = [int(t[:4]) for t in texts if not t.startswith("[jls]")]
+    assert chunks == sorted(chunks) and chunks[-1] == CHUNKS - 1  # in order, newest kept
+    discarded = sum(int(notice.split()[1]) for notice in notices)
+    assert len(chunks) + discarded == CHUNKS  # each message received or reported lost
+    slow.close()
     reader.close()
 
 
