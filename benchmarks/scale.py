@@ -11,10 +11,11 @@ Parts:
   idle    100 idle kernels: server RSS per kernel and server CPU while idle
   keeper  jls with --sessions-db: PSS of the iopub keepers per kernel (jls only:
           jupyter_server's kernels do not outlive it)
-  jbench  through the shared harness (../shared/bench/jbench.py): DELETE session, 20 kernels started,
-          CPU per execute (JSON, v1), sustained 32x5 and 16x10 req/s for 60 s (each
-          run twice: jls first, then jupyter_server first),
-          200 MB output to one tab
+  jbench  through the shared harness (../shared/bench/jbench.py): DELETE session,
+          20 kernels started, CPU per execute (JSON, v1), sustained 32x5 and
+          16x10 req/s for 60 s (each run twice: jls first, then jupyter_server
+          first), 200 MB output to one tab
+Each part also reports the CPU the hypervisor took (steal) while it ran.
 Both servers run from the same interpreter's kernel (python3). Keep the machine
 otherwise idle.
 """
@@ -391,6 +392,25 @@ def part_jbench(args: argparse.Namespace, work: str) -> Rows:
 # --- table ------------------------------------------------------------------------------
 
 
+def host_ticks() -> list[int] | None:
+    """The host's CPU time counters (user … steal), from /proc/stat's first line."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def steal_pct(before: list[int] | None, after: list[int] | None) -> float | None:
+    """Steal as a share of all CPU time between two readings: on a virtual machine,
+    time its CPUs wanted to run and the hypervisor ran something else. Latency under
+    load follows it; a part with much of it measured the host as much as the server."""
+    if not before or not after or len(before) < 8 or len(after) < 8:
+        return None
+    total = sum(after) - sum(before)
+    return round(100 * (after[7] - before[7]) / total, 1) if total > 0 else None
+
+
 def verdict(a: Any, b: Any, target: str) -> tuple[str, str]:
     try:
         ratio = f"{a / b:.2f}" if isinstance(a, int | float) and isinstance(b, int | float) \
@@ -452,6 +472,7 @@ def main() -> None:
     try:
         for part in args.only.split(","):
             print(f"== {part}", flush=True)
+            before = host_ticks()
             try:
                 rows += PARTS[part](args, work)
             except Exception as exc:  # the other parts still run; the table says so
@@ -459,6 +480,10 @@ def main() -> None:
                 traceback.print_exc()
                 rows.append((part, f"FAILED: {exc!r}"[:200], "-", "-", ""))
                 failed = True
+            stolen = steal_pct(before, host_ticks())
+            if stolen is not None:
+                rows.append((part, "host CPU taken by the hypervisor (steal) during this part, "
+                             "% of all CPU time over the whole part", stolen, "-", ""))  # fmt: skip
     finally:
         if failed and args.keep_logs:
             print(f"Server logs kept in {work}", flush=True)
