@@ -305,7 +305,7 @@ JBENCH_RUNS = [
     ("200MB", "iopub", ["--big-mb", "200"], JS_NO_RATE_LIMIT, False),
 ]  # fmt: skip
 #: A saturated load is at the mercy of CPU the hypervisor takes away (steal), and here
-#: the side that ran first took up to three times more of it, whichever server it was.
+#: the side that ran first took up to four times more of it, whichever server it was.
 #: Those runs are made twice, jls first and jupyter_server first; a figure is the mean
 #: of a server's two runs, and "CPU not ours" (steal, other processes) is shown.
 
