@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -198,6 +199,19 @@ class Api:
             skip_utf8_validation=True,
         )
         return KernelChannel(ws, protocol)
+
+
+def raw_kernel_websocket(
+    server: Server, kernel_id: str, receive_buffer: int
+) -> websocket.WebSocket:
+    """A bare default-protocol kernel websocket (no session id) with a small socket
+    receive buffer: a client that reads slowly, or not at all."""
+    return websocket.create_connection(
+        server.url.replace("http", "ws", 1) + f"api/kernels/{kernel_id}/channels",
+        header=[f"Authorization: token {server.token}"],
+        sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)],
+        skip_utf8_validation=True,  # websocket-client's own check is pure Python: slow
+    )
 
 
 # --- framing, written from the protocol descriptions ----------------------------

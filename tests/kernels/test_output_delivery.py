@@ -1,10 +1,7 @@
 """Every byte of output reaches the client, however much and however fast."""
 
-import socket
-
 import pytest
-import websocket
-from jls_client import stream_text
+from jls_client import raw_kernel_websocket, stream_text
 
 PROTOCOLS = ["json", "v1"]
 
@@ -83,11 +80,7 @@ def test_a_client_leaving_in_the_middle_of_a_large_message_leaves_no_trace(
     """A large message goes to the socket a slice per loop turn; a client that goes away
     with most of it still waiting ends that quietly, and the kernel serves the next."""
     log_start = len(server.log_text())
-    leaving = websocket.create_connection(  # a client that does not read
-        server.url.replace("http", "ws", 1) + f"api/kernels/{kernel['id']}/channels",
-        header=[f"Authorization: token {server.token}"],
-        sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)],
-    )
+    leaving = raw_kernel_websocket(server, kernel["id"], receive_buffer=4096)  # never reads
     reader = api.channels(kernel["id"], "v1")
     reply, iopub = reader.execute(
         "import sys; sys.stdout.write('z' * (20 << 20)); sys.stdout.flush()", timeout=120

@@ -13,8 +13,7 @@ import threading
 import time
 
 import pytest
-import websocket
-from jls_client import rss_kib, start_server_in, stream_text
+from jls_client import raw_kernel_websocket, rss_kib, start_server_in, stream_text
 
 pytestmark = pytest.mark.slow
 
@@ -30,16 +29,6 @@ PRINT_CHUNKS = (
     "    sys.stdout.write(f'{i:04d}' + 'x' * ((1 << 20) - 4)); sys.stdout.flush()\n"
     "    time.sleep(0.02)\n"
 )
-
-
-def json_client(server, kernel_id: str, receive_buffer: int) -> websocket.WebSocket:
-    """A default-protocol client with a small socket receive buffer."""
-    return websocket.create_connection(
-        server.url.replace("http", "ws", 1) + f"api/kernels/{kernel_id}/channels",
-        header=[f"Authorization: token {server.token}"],
-        sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)],
-        skip_utf8_validation=True,  # websocket-client's own check is pure Python: slow
-    )
 
 
 @pytest.fixture
@@ -58,7 +47,7 @@ def test_a_client_that_stops_reading_is_bounded_and_told_what_it_lost(server):
     kernel_id = api.start_kernel()["id"]
     reader = api.channels(kernel_id, "v1")  # binary frames: a client that keeps up
     reader.execute("import sys, time")  # warm: the kernel answers, imports done
-    stalled = json_client(server, kernel_id, receive_buffer=4096)
+    stalled = raw_kernel_websocket(server, kernel_id, receive_buffer=4096)
     before = rss_kib(server.proc.pid)
     reply, iopub = reader.execute(PRINT_CHUNKS, timeout=120)
     assert reply["status"] == "ok"
@@ -101,7 +90,7 @@ def test_a_client_reading_slowly_is_bounded_while_large_messages_go_out_in_slice
     kernel_id = api.start_kernel()["id"]
     reader = api.channels(kernel_id, "v1")
     reader.execute("import sys, time")
-    slow = json_client(server, kernel_id, receive_buffer=65536)
+    slow = raw_kernel_websocket(server, kernel_id, receive_buffer=65536)
     slow.settimeout(120)
     received: list[dict] = []
     done = threading.Event()
