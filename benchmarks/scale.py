@@ -1,6 +1,7 @@
 """Issue #19's figures, jls next to jupyter_server in one run; writes the table.
 
-    python3 benchmarks/scale.py --jupyter $(which jupyter) [--only stall,idle,keeper,jbench]
+    python3 benchmarks/scale.py --jupyter $(which jupyter)
+        [--only stall,idle,keeper,floor,jbench]
         [--markdown /tmp/scale.md] [--quick]
 
 Parts:
@@ -12,6 +13,10 @@ Parts:
   idle    100 idle kernels: server RSS per kernel and server CPU while idle
   keeper  jls with --sessions-db: PSS of the iopub keepers per kernel (jls only:
           jupyter_server's kernels do not outlive it)
+  floor   a bare relay between real kernels and a client (benchmarks/relay_floor.py):
+          the least server CPU an execute round trip, and a request under the
+          sustained loads, can cost here in Python; and the CPU an asyncio reader
+          spends per wake-up (no server runs: one column)
   jbench  through the shared harness (../shared/bench/jbench.py): DELETE session,
           20 kernels started, CPU per execute (JSON, v1), sustained 32x5 and
           16x10 req/s for 60 s (each run twice: jls first, then jupyter_server
@@ -457,7 +462,29 @@ def table(rows: Rows, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-PARTS = {"stall": part_stall, "idle": part_idle, "keeper": part_keeper, "jbench": part_jbench}
+def part_floor(args: argparse.Namespace, work: str) -> Rows:
+    out = os.path.join(work, "floor.json")
+    quick = ["--round-trips", "300", "--seconds", "10"] if args.quick else []
+    wanted = set(args.jbench_only.split(",")) if args.jbench_only else None
+    loads = [load for load in ("32x5", "16x10") if wanted is None or load in wanted]
+    subprocess.run([args.jls_python, os.path.join(HERE, "relay_floor.py"), *quick,
+                    "--sustained", ",".join(loads), "--json", out], check=True)  # fmt: skip
+    with open(out) as f:
+        figures = json.load(f)
+    what = "bare relay (no HTTP, no websocket, no state)"
+    rows: Rows = [("floor", f"{what}: CPU per execute, ms",
+                   figures["execute"]["cpu_ms_per_request"], "-", "")]  # fmt: skip
+    for load in loads:
+        kernels, rate = load.split("x")
+        rows.append(("floor", f"{what}, {kernels} x {rate}/s: CPU per request, ms",
+                     figures[load]["cpu_ms_per_request"], "-", ""))  # fmt: skip
+    rows.append(("floor", "bare asyncio reader: CPU per wake-up, µs", figures["wake_up_us"],
+                 "-", ""))  # fmt: skip
+    return rows
+
+
+PARTS = {"stall": part_stall, "idle": part_idle, "keeper": part_keeper, "floor": part_floor,
+         "jbench": part_jbench}  # fmt: skip
 
 
 def main() -> None:
