@@ -278,6 +278,24 @@ def test_container_killed_from_outside_is_restarted(jls, engine):
     wait_until(lambda: _containers(client, model["id"]) == [], 30, "the container removed")
 
 
+def test_a_kernel_that_lingers_after_shutdown_is_stopped_and_removed(jls, engine):
+    """Past its grace after shutdown_request it gets SIGTERM, then SIGKILL, and goes. The
+    Engine API takes that grace in whole seconds: 5.0 was refused, and the container was
+    left running once its kernel was no longer listed."""
+    client, _ = engine
+    api = jls.api()
+    log_start = len(jls.log_text())
+    model = api.start_kernel("py-docker")
+    ch = api.channels(model["id"])
+    try:  # the kernel answers shutdown_request, then sleeps on its way out
+        ch.execute("import atexit, time; atexit.register(time.sleep, 120)")
+    finally:
+        ch.close()
+    assert api.delete(f"api/kernels/{model['id']}").status_code == 204
+    wait_until(lambda: _containers(client, model["id"]) == [], 60, "the container removed")
+    assert "failed" not in jls.log_text()[log_start:]
+
+
 def test_killed_container_without_autorestart_is_dead(engine, tmp_path):
     client, _ = engine
     config = _write_config(tmp_path, KERNELS, "c.MappingKernelManager.autorestart = False\n")

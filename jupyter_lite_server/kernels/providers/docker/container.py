@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -155,7 +156,11 @@ class ContainerKernel(LaunchedKernel):
     async def shutdown(self, now: bool = False) -> None:
         """shutdown_request, then SIGTERM, then SIGKILL; the container and files removed."""
         try:
-            await self._stop(now)
+            try:
+                await self._stop(now)
+            except ContainerError as exc:  # forced removal is the SIGKILL step
+                log.warning("Kernel container %s: %s; removing it by force", self.container_name,
+                            exc)  # fmt: skip
             await self._remove_container(force=True)
         finally:
             shutil.rmtree(self.connection_dir, ignore_errors=True)
@@ -167,8 +172,11 @@ class ContainerKernel(LaunchedKernel):
             reply = await self._control_request("shutdown_request", {"restart": False}, 2.0)
             if reply and await self._wait_exit(self.stop_grace):
                 return
-        try:  # SIGTERM, then SIGKILL once the timeout passes
-            await asyncio.to_thread(self.container.stop, timeout=0 if now else self.stop_grace)
+        # SIGTERM, then SIGKILL once the timeout passes. The Engine API takes whole
+        # seconds: "5.0" is refused, and the container would be left running.
+        grace = 0 if now else math.ceil(self.stop_grace)
+        try:
+            await asyncio.to_thread(self.container.stop, timeout=grace)
         except Exception as exc:
             if not _not_found(exc):
                 raise _engine_error("stopping the kernel container", exc) from exc
